@@ -1,0 +1,258 @@
+"""The engine: one loaded model, reused across requests; requests in, typed events out."""
+
+from __future__ import annotations
+
+import datetime
+import gc
+import random
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+from PIL import Image
+
+from core import infotext, samplers
+from core.device import DevicePlan, plan_device, total_memory_bytes
+from core.errors import EaselError, GenerationCancelled, RequestError
+from core.events import (
+    Cancelled, EngineEvent, EventSink, Failed, Finished, ImageDone, ModelLoading, ModelReady, Notice, Started,
+)
+from core.images import next_image_path, save_png_atomically
+from core.model_resolution import ModelResolver, ResolvedModel, autov2_when_ready
+from core.pipelines.decode import decode_latents
+from core.pipelines.loader import LoadedModel, file_identity, load_model, load_vae
+from core.pipelines.run import BatchSpec, run_batch
+from core.preview import latents_to_rgb_preview
+from core.request import GenerationRequest, Mode
+from core.sizes import check_fits_in_memory, round_to_multiple_of_8
+
+MAX_SEED = 2**32 - 1
+OUT_OF_MEMORY_HINT = "Lower the width, height or batch size, close other apps, or use a smaller model."
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    if isinstance(error, torch.OutOfMemoryError):
+        return True
+    return isinstance(error, RuntimeError) and "out of memory" in str(error).lower()
+
+
+def free_memory() -> None:
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    if torch.backends.mps.is_available():
+        torch.mps.empty_cache()
+
+
+class Engine:
+    """Generates images. Not thread-safe: one worker thread owns it."""
+
+    def __init__(
+        self,
+        resolver: ModelResolver,
+        outputs_dir: Path,
+        device: str | None = None,
+        load: Callable[..., LoadedModel] = load_model,
+    ) -> None:
+        self._resolver = resolver
+        self._outputs_dir = outputs_dir
+        self._device_override = device
+        self._plan: DevicePlan | None = None
+        self._load = load
+        self._loaded: LoadedModel | None = None
+        self.load_count = 0
+
+    @property
+    def plan(self) -> DevicePlan:
+        if self._plan is None:
+            self._plan = plan_device(self._device_override)
+        return self._plan
+
+    @property
+    def loaded_model(self) -> LoadedModel | None:
+        return self._loaded
+
+    def unload(self) -> None:
+        self._loaded = None
+        free_memory()
+
+    def generate(
+        self,
+        request: GenerationRequest,
+        on_event: EventSink,
+        cancel: Callable[[], bool] = lambda: False,
+        output_dir: Path | None = None,
+    ) -> list[ImageDone]:
+        """Run a request to the end, sending events; never raises for a failure the user can act on."""
+        done: list[ImageDone] = []
+
+        def collect(event: EngineEvent) -> None:
+            if isinstance(event, ImageDone):
+                done.append(event)
+            on_event(event)
+
+        try:
+            self._generate(request, collect, cancel, output_dir)
+        except GenerationCancelled:
+            free_memory()
+            on_event(Cancelled(images_kept=len(done)))
+        except EaselError as error:
+            on_event(Failed(error.message, error.hint, error.details))
+        except Exception as error:  # noqa: BLE001 - the engine must stay usable after any failure
+            details = traceback.format_exc()
+            free_memory()
+            if is_out_of_memory(error):
+                on_event(Failed("Out of memory while generating.", OUT_OF_MEMORY_HINT, details))
+            else:
+                on_event(Failed(f"Generation failed: {error}", "See the details; the app is still usable.", details))
+        return done
+
+    def _generate(
+        self, request: GenerationRequest, on_event: EventSink, cancel: Callable[[], bool], output_dir: Path | None
+    ) -> None:
+        started = time.perf_counter()
+        request, notices = self._validated(request)
+        resolved = self._resolver.resolve(request)
+        if resolved.notice:
+            notices.append(resolved.notice)
+        self._check_memory(resolved, request)
+        init_image = self._init_image(request)
+        loaded = self._ensure_loaded(resolved, on_event)
+        resolved.start_hashing()
+        vae_hash = self._ensure_vae(loaded, request)
+        job = Job(request, resolved, loaded, self._seeds(request), init_image, vae_hash,
+                  output_dir or self._default_output_folder(request))
+        on_event(Started(request, job.seeds, tuple(notices)))
+        saved = self._run_batches(job, on_event, cancel)
+        on_event(Finished(tuple(saved), job.seeds, time.perf_counter() - started))
+
+    def _run_batches(self, job: "Job", on_event: EventSink, cancel: Callable[[], bool]) -> list[Path]:
+        request, loaded = job.request, job.loaded
+        scheduler = samplers.build_scheduler(request.sampler, request.schedule, loaded.scheduler_config)
+        preview = lambda latents: latents_to_rgb_preview(latents, loaded.family.preview_family)  # noqa: E731
+        saved: list[Path] = []
+        for batch_index in range(request.batch_count):
+            batch_seeds = job.seeds[batch_index * request.batch_size:(batch_index + 1) * request.batch_size]
+            spec = BatchSpec(request, batch_seeds, batch_index, request.batch_count, job.init_image)
+            latents = run_batch(loaded, spec, scheduler, on_event, cancel, preview)
+            images, notice = decode_latents(loaded.pipeline_for(request.mode), latents)
+            if notice:
+                on_event(Notice(notice))
+            for image, seed in zip(images, batch_seeds):
+                event = self._save(job, image, seed)
+                saved.extend([event.path] if event.path else [])
+                on_event(event)
+        return saved
+
+    def _validated(self, request: GenerationRequest) -> tuple[GenerationRequest, list[str]]:
+        if not 1 <= request.steps <= 1000:
+            raise RequestError(f"{request.steps} steps is out of range.", hint="Use between 1 and 1000 steps.")
+        if request.batch_size < 1 or request.batch_count < 1:
+            raise RequestError("Batch size and batch count must be at least 1.")
+        if request.mode is Mode.IMG2IMG and request.init_image is None:
+            raise RequestError("Img2img needs an init image.", hint="Choose an image to start from.")
+        if not 0.0 <= request.denoising_strength <= 1.0:
+            raise RequestError("Denoising strength must be between 0 and 1.")
+        samplers.parse_sampler_name(request.sampler, request.schedule)
+        rounded = round_to_multiple_of_8(request.width, request.height)
+        notices = [rounded.notice] if rounded.notice else []
+        return request.replace(width=rounded.width, height=rounded.height), notices
+
+    def _check_memory(self, resolved: ResolvedModel, request: GenerationRequest) -> None:
+        plan = self.plan
+        if plan.device.type == "cuda":
+            available = torch.cuda.mem_get_info(plan.device)[1]
+        else:
+            available = total_memory_bytes()
+        family = resolved.source.architecture.split("-")[0]
+        check_fits_in_memory(
+            family, request.width, request.height, request.batch_size, plan.dtype != torch.float32, available
+        )
+
+    @staticmethod
+    def _init_image(request: GenerationRequest) -> Image.Image | None:
+        if request.init_image is None:
+            return None
+        try:
+            with Image.open(request.init_image) as image:
+                converted = image.convert("RGB")
+        except (OSError, ValueError) as error:
+            raise RequestError(
+                f"The init image {request.init_image} could not be opened: {error}.",
+                hint="Choose a PNG, JPEG or WebP image.",
+            ) from error
+        return converted.resize((request.width, request.height), Image.Resampling.LANCZOS)
+
+    def _ensure_loaded(self, resolved: ResolvedModel, on_event: EventSink) -> LoadedModel:
+        key = resolved.source.cache_key(self.plan)
+        if self._loaded is not None and self._loaded.key == key:
+            return self._loaded
+        self.unload()
+        on_event(ModelLoading(resolved.name))
+        started = time.perf_counter()
+        try:
+            self._loaded = self._load(resolved.source, self.plan)
+        except EaselError:
+            raise
+        except Exception as error:
+            if is_out_of_memory(error):
+                raise
+            raise EaselError(
+                f"The model {resolved.name} could not be loaded: {error}",
+                hint="The file may be damaged or of an unsupported variant; check it loads in another tool, "
+                "or give Easel its diffusers config folder (--model-config).",
+                details=traceback.format_exc(),
+            ) from error
+        self.load_count += 1
+        on_event(ModelReady(resolved.name, time.perf_counter() - started))
+        return self._loaded
+
+    def _ensure_vae(self, loaded: LoadedModel, request: GenerationRequest) -> str | None:
+        """Swap in the requested VAE (loaded once per file) or restore the checkpoint's own; its hash."""
+        if not request.vae:
+            loaded.use_vae(None, None)
+            return None
+        path, hash_future = self._resolver.resolve_vae(request.vae)
+        key = file_identity(path)
+        if loaded.vae_key != key:
+            loaded.use_vae(load_vae(path, loaded.config_dir, self.plan), key)
+        return autov2_when_ready(hash_future)
+
+    @staticmethod
+    def _seeds(request: GenerationRequest) -> tuple[int, ...]:
+        first = request.seed if request.seed >= 0 else random.randint(0, MAX_SEED)
+        return tuple((first + i) % (MAX_SEED + 1) for i in range(request.batch_size * request.batch_count))
+
+    def _default_output_folder(self, request: GenerationRequest) -> Path:
+        kind = "img2img-images" if request.mode is Mode.IMG2IMG else "txt2img-images"
+        return self._outputs_dir / kind / datetime.date.today().isoformat()
+
+    @staticmethod
+    def _save(job: "Job", image: Image.Image, seed: int) -> ImageDone:
+        request = job.request
+        text = infotext.infotext_for_request(request, seed, job.resolved.name, job.resolved.model_hash(),
+                                             vae_hash=job.vae_hash)
+        request_json = request.replace(seed=seed).to_json_dict()
+        try:
+            job.folder.mkdir(parents=True, exist_ok=True)
+            path = save_png_atomically(image, next_image_path(job.folder, seed), text, request_json)
+        except OSError as error:
+            return ImageDone(image, seed, text, None,
+                             f"Could not save the image in {job.folder}: {error.strerror or error}")
+        return ImageDone(image, seed, text, path)
+
+
+@dataclass(frozen=True)
+class Job:
+    """One validated request with everything resolved for it."""
+
+    request: GenerationRequest
+    resolved: ResolvedModel
+    loaded: LoadedModel
+    seeds: tuple[int, ...]
+    init_image: Image.Image | None
+    vae_hash: str | None
+    folder: Path

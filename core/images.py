@@ -1,0 +1,124 @@
+"""Generated images on disk: A1111-style names, PNG text metadata, writes that never leave half a file."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import secrets
+from pathlib import Path
+from typing import Any
+
+from PIL import Image, UnidentifiedImageError
+from PIL.PngImagePlugin import PngInfo
+
+from core.errors import EaselError
+
+INFOTEXT_KEY = "parameters"  # what A1111, civitai and image browsers read
+REQUEST_KEY = "easel"  # the full GenerationRequest as JSON, to reproduce exactly
+
+# A1111 numbers files `00012-618633303.png`; any leading number counts.
+_SEQUENCE_PREFIX = re.compile(r"^(\d+)(?:[-.]|$)")
+
+
+def _png_metadata(infotext: str | None, request_json: dict[str, Any] | None) -> PngInfo:
+    metadata = PngInfo()
+    # add_text writes tEXt, or iTXt when the text is not Latin-1 (as A1111's files do).
+    if infotext is not None:
+        metadata.add_text(INFOTEXT_KEY, infotext)
+    if request_json is not None:
+        metadata.add_text(REQUEST_KEY, json.dumps(request_json, ensure_ascii=False))
+    return metadata
+
+
+def _fsync_directory(folder: Path) -> None:
+    """Make the rename itself durable; directories cannot be opened for this on Windows."""
+    if os.name == "nt":
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def save_png_atomically(
+    image: Image.Image,
+    path: Path,
+    infotext: str | None,
+    request_json: dict[str, Any] | None,
+) -> Path:
+    """Write `image` as a PNG with metadata; `path` is either the complete new file or untouched.
+
+    The PNG goes to a hidden temporary file in the same folder, is flushed and fsync'ed, then
+    renamed over `path`. On failure the temporary file is removed and the OSError propagates.
+    """
+    path = Path(path)
+    temp_path = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        with open(temp_path, "xb") as file:  # "x": never clobbers; honours the umask unlike mkstemp
+            image.save(file, format="PNG", pnginfo=_png_metadata(infotext, request_json))
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temp_path, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            temp_path.unlink()
+        raise
+    _fsync_directory(path.parent)
+    return path
+
+
+def _sequence_number(file_name: str) -> int | None:
+    match = _SEQUENCE_PREFIX.match(file_name)
+    return int(match.group(1)) if match else None
+
+
+def next_image_path(folder: Path, seed: int) -> Path:
+    """`folder/NNNNN-seed.png`, numbered one past the highest number already there (from 00000).
+
+    The name is free when returned; it is not reserved against another writer.
+    """
+    folder = Path(folder)
+    existing = [entry.name for entry in folder.iterdir()] if folder.is_dir() else []
+    numbers = [n for n in map(_sequence_number, existing) if n is not None]
+    # One past the highest number cannot collide with any numbered name already there.
+    return folder / f"{max(numbers, default=-1) + 1:05}-{seed}.png"
+
+
+def _open_image(path: Path) -> Image.Image:
+    try:
+        return Image.open(path)
+    except (UnidentifiedImageError, OSError) as error:
+        raise EaselError(
+            f"Cannot read the image {Path(path).name}.",
+            hint="Check that the file exists and is a PNG, JPEG or WebP image.",
+            details=str(error),
+        ) from error
+
+
+def read_png_text(path: Path) -> dict[str, str]:
+    """All text chunks (tEXt, zTXt, iTXt) of a PNG; other formats give their text info, if any."""
+    with _open_image(path) as image:
+        text = getattr(image, "text", None)  # PNG only; reads chunks after the pixels too
+        if text is None:
+            text = {key: value for key, value in image.info.items() if isinstance(value, str)}
+        return {key: str(value) for key, value in text.items()}
+
+
+def read_infotext(path: Path) -> str | None:
+    """The A1111 `parameters` text of an image, or None when it has none."""
+    return read_png_text(path).get(INFOTEXT_KEY)
+
+
+def read_request_json(path: Path) -> dict[str, Any] | None:
+    """The request Easel stored in the `easel` chunk, or None for other images."""
+    text = read_png_text(path).get(REQUEST_KEY)
+    if text is None:
+        return None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        return None
+    return data if isinstance(data, dict) else None

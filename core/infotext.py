@@ -1,0 +1,194 @@
+"""A1111 "parameters" infotext: format it like A1111 writes it, parse it like A1111 reads it.
+
+    a castle on a hill, (masterpiece:1.2)
+    Negative prompt: blurry, lowres
+    Steps: 20, Sampler: DPM++ 2M, Schedule type: Karras, CFG scale: 7, Seed: 1, Size: 512x768, ...
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import core
+from core.errors import RequestError
+from core.request import GenerationRequest, Mode
+from core.samplers import UNIFORM, infotext_sampler_fields, parse_sampler_name
+
+NEGATIVE_PROMPT_LABEL = "Negative prompt:"
+
+# A1111's modules/infotext_utils.py: one `Key: value` pair, the value raw up to `,` or quoted.
+_PARAM_PATTERN = re.compile(r'\s*(\w[\w \-/]+):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)')
+_IMAGE_SIZE_PATTERN = re.compile(r"^(\d+)x(\d+)$")
+_VERSION_PATTERN = re.compile(r"^v?(\d+)\.(\d+)")
+
+# A1111 1.9 made "Automatic" mean Karras/Exponential for the DPM++ samplers; before it meant Uniform.
+_AUTOMATIC_BECAME_SAMPLER_DEFAULT = (1, 9)
+
+
+@dataclass(frozen=True)
+class ParsedInfotext:
+    prompt: str
+    negative_prompt: str
+    params: dict[str, str] = field(default_factory=dict)
+
+
+def quote_value(value: object) -> str:
+    """A value as A1111 writes it: JSON-quoted when it would break the `Key: value, ` line."""
+    text = _plain_text(value)
+    if any(mark in text for mark in (",", ":", "\n", '"')):
+        return json.dumps(text, ensure_ascii=False)
+    return text
+
+
+def _plain_text(value: object) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # A1111 writes "CFG scale: 7", not 7.0
+    return str(value)
+
+
+def _unquote(value: str) -> str:
+    if len(value) >= 2 and value[0] == '"' and value[-1] == '"':
+        try:
+            return str(json.loads(value))
+        except json.JSONDecodeError:
+            return value
+    return value
+
+
+def format_infotext(prompt: str, negative_prompt: str, params: Mapping[str, object]) -> str:
+    """A1111 infotext; `params` keep their order and None values are left out."""
+    text = prompt
+    if negative_prompt:
+        text += f"\n{NEGATIVE_PROMPT_LABEL} {negative_prompt}"
+    pairs = ", ".join(f"{key}: {quote_value(value)}" for key, value in params.items() if value is not None)
+    return f"{text}\n{pairs}"
+
+
+def _parameter_pairs(line: str) -> list[tuple[str, str]]:
+    return _PARAM_PATTERN.findall(line)
+
+
+def _join_line(text: str, line: str) -> str:
+    return f"{text}\n{line}" if text else line
+
+
+def _split_prompts(lines: list[str]) -> tuple[str, str]:
+    """Lines before `Negative prompt:` are the prompt, it and all after are the negative prompt."""
+    prompt = negative_prompt = ""
+    in_negative = False
+    for line in lines:
+        line = line.strip()
+        if line.startswith(NEGATIVE_PROMPT_LABEL):
+            in_negative = True
+            line = line[len(NEGATIVE_PROMPT_LABEL) :].strip()
+        if in_negative:
+            negative_prompt = _join_line(negative_prompt, line)
+        else:
+            prompt = _join_line(prompt, line)
+    return prompt, negative_prompt
+
+
+def parse_infotext(text: str) -> ParsedInfotext:
+    """Prompt, negative prompt and `Key: value` parameters, as A1111's parse_generation_parameters.
+
+    The last line holds parameters only when it has at least 3 pairs; otherwise it is prompt
+    text. Values `WxH` also appear split as `Key-1` (width) and `Key-2` (height).
+    """
+    *lines, last_line = text.replace("\r\n", "\n").strip().split("\n")
+    if len(_parameter_pairs(last_line)) < 3:
+        lines.append(last_line)
+        last_line = ""
+
+    prompt, negative_prompt = _split_prompts(lines)
+
+    params: dict[str, str] = {}
+    for key, raw_value in _parameter_pairs(last_line):
+        value = _unquote(raw_value.strip())
+        params[key] = value
+        size = _IMAGE_SIZE_PATTERN.match(value)
+        if size:
+            params[f"{key}-1"], params[f"{key}-2"] = size.group(1), size.group(2)
+    return ParsedInfotext(prompt, negative_prompt, params)
+
+
+def infotext_for_request(
+    request: GenerationRequest,
+    seed: int,
+    model_name: str,
+    model_hash: str | None,
+    extra: Mapping[str, object] | None = None,
+    vae_hash: str | None = None,
+) -> str:
+    """The infotext A1111 would write for this request, fields in A1111's order.
+
+    `extra` (e.g. `Lora hashes`, `Hires upscale`) goes after Clip skip, before Version.
+    """
+    params: dict[str, object] = {
+        "Steps": request.steps,
+        **infotext_sampler_fields(request.sampler, request.schedule),
+        "CFG scale": request.cfg_scale,
+        "Seed": seed,
+        "Size": f"{request.width}x{request.height}",
+        "Model hash": model_hash or None,
+        "Model": model_name or None,
+        "VAE hash": vae_hash if request.vae else None,
+        "VAE": Path(request.vae).name if request.vae else None,  # A1111 writes the file name
+        "Denoising strength": request.denoising_strength if request.mode != Mode.TXT2IMG else None,
+        "Clip skip": request.clip_skip if request.clip_skip > 1 else None,
+    }
+    params.update(extra or {})
+    params["Version"] = f"Easel {core.__version__}"
+    return format_infotext(request.prompt, request.negative_prompt, params)
+
+
+def _version_before(version: str | None, limit: tuple[int, int]) -> bool:
+    match = _VERSION_PATTERN.match(version or "")
+    return bool(match) and (int(match.group(1)), int(match.group(2))) < limit
+
+
+def _sampler_fields(params: Mapping[str, str]) -> dict[str, str]:
+    if "Sampler" not in params:
+        return {}
+    schedule = params.get("Schedule type")
+    if schedule is None and _version_before(params.get("Version"), _AUTOMATIC_BECAME_SAMPLER_DEFAULT):
+        schedule = UNIFORM  # what "DPM++ 2M" ran before A1111 1.9
+    try:
+        sampler, schedule = parse_sampler_name(params["Sampler"], schedule or "Automatic")
+    except RequestError:
+        return {}  # a sampler Easel lacks: keep the user's current choice
+    return {"sampler": sampler, "schedule": schedule}
+
+
+_NUMERIC_FIELDS: tuple[tuple[str, str, type], ...] = (
+    ("Steps", "steps", int),
+    ("CFG scale", "cfg_scale", float),
+    ("Seed", "seed", int),
+    ("Size-1", "width", int),
+    ("Size-2", "height", int),
+    ("Clip skip", "clip_skip", int),
+    ("Denoising strength", "denoising_strength", float),
+)
+
+
+def request_fields_from_infotext(parsed: ParsedInfotext) -> dict[str, Any]:
+    """GenerationRequest fields found in parsed infotext; absent or unreadable fields are left out.
+
+    `model` is the infotext's `Model` name; finding the file (or matching `Model hash`) is the caller's job.
+    """
+    fields: dict[str, Any] = {"prompt": parsed.prompt, "negative_prompt": parsed.negative_prompt}
+    fields.update(_sampler_fields(parsed.params))
+    for key, name, kind in _NUMERIC_FIELDS:
+        if key in parsed.params:
+            try:
+                fields[name] = kind(parsed.params[key])
+            except ValueError:
+                continue
+    if parsed.params and "Clip skip" not in parsed.params:
+        fields["clip_skip"] = 1  # A1111 leaves out the default
+    if parsed.params.get("Model"):
+        fields["model"] = parsed.params["Model"]
+    return fields

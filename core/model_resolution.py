@@ -1,0 +1,135 @@
+"""From the model a request names to the files, config folder and hash the loader needs."""
+
+from __future__ import annotations
+
+from concurrent.futures import Future, TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+from core.errors import ModelFileError
+from core.models.detect import detect_model
+from core.models.filetype import FileFormat, sniff
+from core.models.hashing import BackgroundHasher, HashCache
+from core.models.scan import ModelEntry, ModelFolders, find_model, install_layout, scan
+from core.paths import AppPaths, resources_dir
+from core.pipelines.families import shipped_config_name
+from core.pipelines.loader import ModelSource, diffusers_folder_architecture
+from core.request import GenerationRequest
+
+HASH_WAIT_SECONDS = 120.0
+
+
+PICKLE_NOTICE = ("{name} is a pickle checkpoint; `easel convert {path}` writes a .safetensors copy beside it, "
+                 "which loads faster and can never carry code.")
+
+
+def autov2_when_ready(future: Future | None, timeout: float = HASH_WAIT_SECONDS) -> str | None:
+    """The AutoV2 hash for the infotext, from hashing started in the background when the file was chosen."""
+    if future is None:
+        return None
+    try:
+        return future.result(timeout=timeout).autov2
+    except (FutureTimeout, OSError):
+        return None
+
+
+@dataclass
+class ResolvedModel:
+    name: str
+    source: ModelSource
+    hasher: BackgroundHasher | None = None
+    notice: str | None = None
+    _hash_future: Future | None = None
+
+    def start_hashing(self) -> None:
+        """Begin hashing in the background; the engine calls this once loading no longer needs the CPU."""
+        if self.hasher is not None and self._hash_future is None and self.source.path.is_file():
+            self._hash_future = self.hasher.request(self.source.path)
+
+    def model_hash(self) -> str | None:
+        self.start_hashing()
+        return autov2_when_ready(self._hash_future)
+
+
+class ModelResolver:
+    """Finds checkpoints by name or path in the configured folders and describes how to load them."""
+
+    def __init__(self, folders: ModelFolders, hasher: BackgroundHasher,
+                 model_configs: dict[str, str] | None = None, configs_root: Path | None = None) -> None:
+        self._folders = folders
+        self._hasher = hasher
+        self._model_configs = model_configs or {}
+        self._configs_root = configs_root or resources_dir() / "configs"
+
+    @classmethod
+    def from_settings(cls, paths: AppPaths, settings, extra_folders: Iterable[Path] = ()) -> "ModelResolver":  # type: ignore[no-untyped-def]
+        folders = ModelFolders.easel(paths)
+        for folder in map(Path, [*settings.model_folders, *settings.install_roots, *extra_folders]):
+            if install_layout(folder) is not None:
+                folders = folders + ModelFolders.from_install_root(folder)
+            else:
+                folders = folders.with_folder(folder)
+        hasher = BackgroundHasher(HashCache(paths.cache_dir / "hashes.json"))
+        return cls(folders, hasher, settings.model_configs)
+
+    def entries(self) -> list[ModelEntry]:
+        return scan(self._folders, hash_cache=self._hasher.cache)
+
+    def hash_all(self, entries: Iterable[ModelEntry]) -> None:
+        """Hash every readable model file now (cached, so each file is read once)."""
+        futures = [self._hasher.request(e.path) for e in entries if e.path.is_file() and e.supported]
+        for future in futures:
+            future.result()
+
+    def checkpoints(self) -> list[ModelEntry]:
+        return [e for e in self.entries() if e.kind == "checkpoint" and e.supported]
+
+    def resolve(self, request: GenerationRequest) -> ResolvedModel:
+        path = self._locate(request.model)
+        explicit_config = request.model_config or self._configured(path)
+        if path.is_dir():
+            architecture, inpaint = diffusers_folder_architecture(path)
+            return ResolvedModel(path.name, ModelSource(path, architecture, inpaint, None))
+        info = detect_model(path)
+        if info.kind != "checkpoint":
+            raise ModelFileError(
+                f"{path.name} is a {info.kind}, not a checkpoint.",
+                hint="Choose a checkpoint as the model; LoRAs, VAEs and embeddings are used alongside one.",
+            )
+        if not info.supported:
+            raise ModelFileError(f"{path.name} cannot be used: {info.reason}", hint="Choose an SD 1.x, 2.x or SDXL checkpoint.")
+        config_dir = explicit_config or self._shipped_config(info.architecture, info.inpaint)
+        source = ModelSource(path, info.architecture, info.inpaint, Path(config_dir),
+                             v_prediction=info.architecture == "sd2-v")
+        notice = None if sniff(path) is FileFormat.SAFETENSORS else PICKLE_NOTICE.format(name=path.name, path=path)
+        return ResolvedModel(path.stem, source, self._hasher, notice)
+
+    def resolve_vae(self, vae: str) -> tuple[Path, Future]:
+        """The VAE file a request names (path or name in the VAE folders) and its hash, being computed."""
+        path = self._locate(vae, kind="vae")
+        info = detect_model(path)
+        if info.kind != "vae":
+            raise ModelFileError(f"{path.name} is a {info.kind}, not a VAE.", hint="Choose a VAE file, or none.")
+        return path, self._hasher.request(path)
+
+    def _locate(self, model: str, kind: str = "checkpoint") -> Path:
+        candidate = Path(model).expanduser()
+        if candidate.exists():
+            return candidate
+        if candidate.is_absolute() or len(candidate.parts) > 1:
+            raise ModelFileError(f"The model file {candidate} does not exist.", hint="Check the path.")
+        return find_model(self.entries(), model, kind=kind).path
+
+    def _configured(self, path: Path) -> Path | None:
+        value = self._model_configs.get(str(path.resolve()))
+        return Path(value) if value else None
+
+    def _shipped_config(self, architecture: str, inpaint: bool) -> Path:
+        folder = self._configs_root / shipped_config_name(architecture, inpaint)
+        if not (folder / "model_index.json").is_file():
+            raise ModelFileError(
+                f"Easel has no built-in configuration for {architecture}{' inpainting' if inpaint else ''} models.",
+                hint="Give the model a diffusers config folder (--model-config DIR).",
+            )
+        return folder

@@ -1,0 +1,1 @@
+"""Model files: recognise their format and kind, hash them, scan folders, open them safely."""

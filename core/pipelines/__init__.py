@@ -1,0 +1,1 @@
+"""diffusers pipelines per mode, built once per model and sharing its components."""

@@ -1,0 +1,29 @@
+"""Random-weight Stable Diffusion models in the real single-file formats, for tests, benchmarks and self-tests."""
+
+from core.synthetic.builders import (
+    Components,
+    ModelSpec,
+    SyntheticModel,
+    build_components,
+    sd15_spec,
+    tiny_spec,
+    write_config_dir,
+    write_safetensors,
+    write_sd15_checkpoint,
+    write_tiny_checkpoint,
+)
+from core.synthetic.ldm_keys import ldm_state_dict
+
+__all__ = [
+    "Components",
+    "ModelSpec",
+    "SyntheticModel",
+    "build_components",
+    "ldm_state_dict",
+    "sd15_spec",
+    "tiny_spec",
+    "write_config_dir",
+    "write_safetensors",
+    "write_sd15_checkpoint",
+    "write_tiny_checkpoint",
+]

@@ -1,0 +1,1 @@
+"""Easel's PySide6 desktop app: views over core."""

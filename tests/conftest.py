@@ -1,0 +1,85 @@
+"""Test-wide guards: no network, no display, and a private EASEL_HOME per test."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+class NetworkAccessError(AssertionError):
+    """A test tried to reach a non-loopback address."""
+
+
+def _is_loopback(address: object) -> bool:
+    if isinstance(address, (str, bytes)) and not isinstance(address, tuple):
+        return True  # AF_UNIX path
+    host = address[0] if isinstance(address, tuple) else address
+    if host in ("localhost", ""):
+        return True
+    try:
+        return ipaddress.ip_address(str(host).split("%")[0]).is_loopback
+    except ValueError:
+        return False  # a host name: resolving it would already be network use
+
+
+_real_connect = socket.socket.connect
+_real_connect_ex = socket.socket.connect_ex
+_real_getaddrinfo = socket.getaddrinfo
+
+
+def _guarded_connect(self: socket.socket, address: object) -> None:
+    if not _is_loopback(address):
+        raise NetworkAccessError(f"test opened a network connection to {address!r}")
+    return _real_connect(self, address)
+
+
+def _guarded_connect_ex(self: socket.socket, address: object) -> int:
+    if not _is_loopback(address):
+        raise NetworkAccessError(f"test opened a network connection to {address!r}")
+    return _real_connect_ex(self, address)
+
+
+def _guarded_getaddrinfo(host, *args, **kwargs):  # type: ignore[no-untyped-def]
+    if host is not None and not _is_loopback((host,)):
+        raise NetworkAccessError(f"test looked up the host {host!r}")
+    return _real_getaddrinfo(host, *args, **kwargs)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    socket.socket.connect = _guarded_connect  # type: ignore[method-assign]
+    socket.socket.connect_ex = _guarded_connect_ex  # type: ignore[method-assign]
+    socket.getaddrinfo = _guarded_getaddrinfo  # type: ignore[assignment]
+
+
+@pytest.fixture(autouse=True)
+def easel_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+    """Every test writes settings, history and outputs into its own folder."""
+    home = tmp_path_factory.mktemp("easel-home")
+    monkeypatch.setenv("EASEL_HOME", str(home))
+    return home
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory: pytest.TempPathFactory):
+    """Tiny random checkpoints in the civitai single-file layout, built once per test run."""
+    from core.synthetic import write_tiny_checkpoint
+
+    folder = tmp_path_factory.mktemp("tiny-models")
+    return {
+        "sd1": write_tiny_checkpoint(folder / "sd1", "sd1", seed=1),
+        "sd1-inpaint": write_tiny_checkpoint(folder / "sd1-inpaint", "sd1", inpaint=True, seed=2),
+        "sdxl": write_tiny_checkpoint(folder / "sdxl", "sdxl", seed=3),
+    }
+
+
+@pytest.fixture(scope="session")
+def shared_engine(tmp_path_factory: pytest.TempPathFactory):
+    """One engine for tests that only read what it makes, so the tiny model loads once."""
+    from tests.models import make_engine
+
+    return make_engine(tmp_path_factory.mktemp("engine-home"))

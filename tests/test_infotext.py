@@ -1,0 +1,180 @@
+"""A1111 infotext written and read the way A1111 does, on real-world shaped examples."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.infotext import (
+    format_infotext,
+    infotext_for_request,
+    parse_infotext,
+    quote_value,
+    request_fields_from_infotext,
+)
+from core.request import GenerationRequest, Mode
+
+A1111_HIRES_LORA = """\
+masterpiece, best quality, 1girl, solo, long hair, looking at viewer, smile, (detailed eyes:1.2), <lora:add_detail:0.6>
+Negative prompt: (worst quality, low quality:1.4), easynegative, bad-hands-5
+Steps: 28, Sampler: DPM++ 2M, Schedule type: Karras, CFG scale: 7, Seed: 2736401836, Size: 512x768, \
+Model hash: 7f96a1a9ca, Model: AnythingV5_v5PrtRE, Denoising strength: 0.45, Clip skip: 2, Hires upscale: 2, \
+Hires steps: 15, Hires upscaler: R-ESRGAN 4x+ Anime6B, Lora hashes: "add_detail: 7c6bad76eb54", \
+TI hashes: "easynegative: c74b4e810b03, bad-hands-5: aa7651be154c", Version: v1.10.1"""
+
+A1111_OLD_COMBINED_SAMPLER = """\
+a photograph of an astronaut riding a horse
+Steps: 20, Sampler: DPM++ 2M Karras, CFG scale: 7, Seed: 618633303, Size: 512x512, \
+Model hash: 6ce0161689, Model: v1-5-pruned-emaonly, Version: v1.2.1"""
+
+MULTILINE_CHINESE = """\
+杰作, 最高质量, 一个女孩
+(red dress:1.3), city at night: neon, rain
+BREAK
+cinematic lighting
+Negative prompt: 低质量, 模糊
+nsfw, watermark
+Steps: 30, Sampler: Euler a, CFG scale: 6.5, Seed: 12345, Size: 768x512, Model hash: 31e35c80fc, \
+Model: sd_xl_base_1.0, Version: v1.6.0"""
+
+
+def test_a1111_infotext_with_hires_and_lora_hashes_parses() -> None:
+    parsed = parse_infotext(A1111_HIRES_LORA)
+    assert parsed.prompt.endswith("(detailed eyes:1.2), <lora:add_detail:0.6>")
+    assert parsed.negative_prompt == "(worst quality, low quality:1.4), easynegative, bad-hands-5"
+    assert parsed.params["Lora hashes"] == "add_detail: 7c6bad76eb54"
+    assert parsed.params["TI hashes"] == "easynegative: c74b4e810b03, bad-hands-5: aa7651be154c"
+    assert parsed.params["Hires upscaler"] == "R-ESRGAN 4x+ Anime6B"
+    assert parsed.params["Size"] == "512x768"
+    assert (parsed.params["Size-1"], parsed.params["Size-2"]) == ("512", "768")
+    assert parsed.params["Version"] == "v1.10.1"
+
+
+def test_a1111_infotext_maps_to_request_fields() -> None:
+    fields = request_fields_from_infotext(parse_infotext(A1111_HIRES_LORA))
+    assert fields["sampler"] == "DPM++ 2M" and fields["schedule"] == "Karras"
+    assert fields["steps"] == 28 and fields["cfg_scale"] == 7.0 and fields["seed"] == 2736401836
+    assert (fields["width"], fields["height"]) == (512, 768)
+    assert fields["clip_skip"] == 2 and fields["denoising_strength"] == 0.45
+    assert fields["model"] == "AnythingV5_v5PrtRE"
+    GenerationRequest(**fields)  # every key is a request field
+
+
+def test_old_combined_sampler_name_is_split() -> None:
+    fields = request_fields_from_infotext(parse_infotext(A1111_OLD_COMBINED_SAMPLER))
+    assert (fields["sampler"], fields["schedule"]) == ("DPM++ 2M", "Karras")
+
+
+@pytest.mark.parametrize(("version", "schedule"), [("v1.7.0", "Uniform"), ("v1.10.1", "Automatic")])
+def test_dpm_2m_without_schedule_type_runs_what_that_a1111_version_ran(version: str, schedule: str) -> None:
+    text = f"cat\nSteps: 20, Sampler: DPM++ 2M, CFG scale: 7, Seed: 1, Size: 512x512, Version: {version}"
+    assert request_fields_from_infotext(parse_infotext(text))["schedule"] == schedule
+
+
+def test_missing_clip_skip_means_one_and_windows_line_ends_parse() -> None:
+    text = "cat\r\nNegative prompt: dog\r\nSteps: 20, Sampler: Euler, CFG scale: 7, Seed: 1, Size: 512x512"
+    parsed = parse_infotext(text)
+    fields = request_fields_from_infotext(parsed)
+    assert (parsed.prompt, parsed.negative_prompt) == ("cat", "dog")
+    assert fields["clip_skip"] == 1 and fields["sampler"] == "Euler"
+    assert "clip_skip" not in request_fields_from_infotext(parse_infotext("just a prompt"))
+
+
+def test_multiline_chinese_prompts_with_colons_and_commas_parse() -> None:
+    parsed = parse_infotext(MULTILINE_CHINESE)
+    assert parsed.prompt == (
+        "杰作, 最高质量, 一个女孩\n(red dress:1.3), city at night: neon, rain\nBREAK\ncinematic lighting"
+    )
+    assert parsed.negative_prompt == "低质量, 模糊\nnsfw, watermark"
+    assert parsed.params["CFG scale"] == "6.5"
+    assert (parsed.params["Size-1"], parsed.params["Size-2"]) == ("768", "512")
+
+
+def test_last_line_with_fewer_than_three_pairs_is_prompt_text() -> None:
+    parsed = parse_infotext("portrait of a knight\nstyle: oil painting, mood: dark")
+    assert parsed.prompt == "portrait of a knight\nstyle: oil painting, mood: dark"
+    assert parsed.params == {}
+
+
+def test_prompt_only_text_has_no_parameters() -> None:
+    parsed = parse_infotext("a red fox in snow")
+    assert (parsed.prompt, parsed.negative_prompt, parsed.params) == ("a red fox in snow", "", {})
+
+
+def test_quoted_values_are_json_unescaped() -> None:
+    text = 'x\nSteps: 1, Seed: 2, Wildcard prompt: "a \\"quoted\\" word, then: more", Size: 64x64'
+    assert parse_infotext(text).params["Wildcard prompt"] == 'a "quoted" word, then: more'
+
+
+def test_values_that_would_break_the_line_are_quoted() -> None:
+    assert quote_value("a: 1, b: 2") == '"a: 1, b: 2"'
+    assert quote_value('say "hi"') == '"say \\"hi\\""'
+    assert quote_value("Euler a") == "Euler a"
+    assert quote_value(7.0) == "7" and quote_value(6.5) == "6.5"
+
+
+def test_format_infotext_keeps_order_and_skips_none() -> None:
+    text = format_infotext("p", "", {"Steps": 20, "Sampler": "Euler", "Hypernet": None, "CFG scale": 7.5})
+    assert text == "p\nSteps: 20, Sampler: Euler, CFG scale: 7.5"
+
+
+@pytest.mark.parametrize(
+    ("prompt", "negative"),
+    [
+        ("a, b: c", ""),
+        ("line one\nline two: (x:1.2)", "neg one\nneg two, bad"),
+        ("汉字提示词，带冒号：是的", "低质量"),
+        ('quote " inside', "Negative: fake label"),
+    ],
+)
+def test_format_then_parse_round_trips(prompt: str, negative: str) -> None:
+    params = {"Steps": 20, "Sampler": "DPM++ 2M", "Seed": 5, "Lora hashes": "a: 7c6bad76eb54, b: 0123456789ab"}
+    parsed = parse_infotext(format_infotext(prompt, negative, params))
+    assert (parsed.prompt, parsed.negative_prompt) == (prompt, negative)
+    assert {key: parsed.params[key] for key in params} == {key: str(value) for key, value in params.items()}
+
+
+def test_infotext_for_request_writes_a1111_fields_in_order() -> None:
+    request = GenerationRequest(
+        model="models/dreamshaper_8.safetensors",
+        prompt="a cozy cabin, snow",
+        negative_prompt="blurry",
+        mode=Mode.IMG2IMG,
+        steps=25,
+        cfg_scale=7.0,
+        sampler="DPM++ 2M Karras",
+        width=512,
+        height=768,
+        clip_skip=2,
+        denoising_strength=0.6,
+        vae="vae-ft-mse-840000-ema-pruned.safetensors",
+    )
+    text = infotext_for_request(
+        request, seed=42, model_name="dreamshaper_8", model_hash="879db523c3",
+        extra={"Lora hashes": "film: 0123456789ab"}, vae_hash="735e4c3a44",
+    )
+    assert text == (
+        "a cozy cabin, snow\nNegative prompt: blurry\n"
+        "Steps: 25, Sampler: DPM++ 2M, Schedule type: Karras, CFG scale: 7, Seed: 42, Size: 512x768, "
+        "Model hash: 879db523c3, Model: dreamshaper_8, VAE hash: 735e4c3a44, "
+        "VAE: vae-ft-mse-840000-ema-pruned.safetensors, Denoising strength: 0.6, Clip skip: 2, "
+        'Lora hashes: "film: 0123456789ab", Version: Easel 0.1.0'
+    )
+
+
+def test_txt2img_infotext_omits_img2img_and_default_fields() -> None:
+    request = GenerationRequest(model="m.safetensors", prompt="cat", sampler="Euler a")
+    text = infotext_for_request(request, seed=7, model_name="m", model_hash="abcdef0123")
+    assert text == (
+        "cat\nSteps: 20, Sampler: Euler a, CFG scale: 7, Seed: 7, Size: 512x512, "
+        "Model hash: abcdef0123, Model: m, Version: Easel 0.1.0"
+    )
+
+
+def test_request_round_trips_through_infotext() -> None:
+    request = GenerationRequest(
+        model="m", prompt="a: b, c\nsecond line", negative_prompt="x, y", steps=33, cfg_scale=5.5,
+        sampler="Euler", schedule="Exponential", seed=99, width=640, height=384, clip_skip=2,
+    )
+    text = infotext_for_request(request, seed=99, model_name="m", model_hash=None)
+    fields = request_fields_from_infotext(parse_infotext(text))
+    assert GenerationRequest(**fields) == request
