@@ -315,11 +315,9 @@ def detect_embedding(shapes: Shapes, _metadata: Mapping[str, str], _v: bool) -> 
 
 def detect_upscaler(shapes: Shapes) -> ModelInfo | None:
     """Ask spandrel's detectors, on empty stand-in tensors with the file's shapes."""
-    try:
-        import torch
-        from spandrel import MAIN_REGISTRY, canonicalize_state_dict
-    except ImportError:
-        return None
+    import torch
+    from spandrel import MAIN_REGISTRY, canonicalize_state_dict
+
     stand_ins = {name: torch.empty(shape, device="meta") for name, shape in shapes.items()}
     stand_ins = canonicalize_state_dict(stand_ins)
     for support in MAIN_REGISTRY.architectures("detection"):
