@@ -74,6 +74,8 @@ def tiny_models(tmp_path_factory: pytest.TempPathFactory):
         "sd1": write_tiny_checkpoint(folder / "sd1", "sd1", seed=1),
         "sd1-inpaint": write_tiny_checkpoint(folder / "sd1-inpaint", "sd1", inpaint=True, seed=2),
         "sdxl": write_tiny_checkpoint(folder / "sdxl", "sdxl", seed=3),
+        "sd2": write_tiny_checkpoint(folder / "sd2", "sd2", seed=4),
+        "sdxl-inpaint": write_tiny_checkpoint(folder / "sdxl-inpaint", "sdxl", inpaint=True, seed=5),
     }
 
 

@@ -25,6 +25,8 @@ def test_txt2img_writes_a_png_with_a1111_infotext(shared_engine, tiny_models, tm
     assert [type(e) for e in events.events if not isinstance(e, (Progress, ModelLoading, ModelReady))] == [
         Started, ImageDone, Finished]
     assert [p.step for p in events.of(Progress)] == [1, 2, 3]
+    previews = [p.preview for p in events.of(Progress)]
+    assert previews[0] is None and previews[1].size == (8, 8) and previews[2] is not None  # every 2nd step + last
     [image] = done
     assert image.path == tmp_path / "00000-1234.png"
     assert Image.open(image.path).size == (64, 64)
@@ -95,7 +97,15 @@ def test_a_size_that_cannot_fit_in_memory_is_refused_with_an_estimate(shared_eng
     assert not events.of(ImageDone)
 
 
-@pytest.mark.parametrize("name", ["sdxl", "sd1-inpaint"])
+def test_clip_skip_changes_the_conditioning_and_is_recorded(shared_engine, tiny_models, tmp_path):
+    request = tiny_request(tiny_models["sd1"])
+    [normal] = shared_engine.generate(request, Recorder(), output_dir=tmp_path)
+    [skipped] = shared_engine.generate(request.replace(clip_skip=2), Recorder(), output_dir=tmp_path)
+    assert np.abs(pixels(normal.image) - pixels(skipped.image)).max() > 5
+    assert "Clip skip: 2" in skipped.infotext and "Clip skip" not in normal.infotext
+
+
+@pytest.mark.parametrize("name", ["sdxl", "sd1-inpaint", "sd2", "sdxl-inpaint"])
 def test_sdxl_and_inpaint_checkpoints_generate(tmp_path, tiny_models, name):
     from tests.models import make_engine
 

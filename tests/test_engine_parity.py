@@ -43,3 +43,21 @@ def test_engine_image_equals_plain_diffusers_image(tmp_path, tiny_models, name):
     ).images[0]
     difference = np.abs(np.asarray(ours.image, dtype=np.int16) - np.asarray(expected, dtype=np.int16))
     assert difference.max() <= 1, f"engine differs from plain diffusers by up to {difference.max()} levels"
+
+
+def test_clip_skip_2_equals_the_penultimate_layer_through_the_final_norm(tmp_path, tiny_models):
+    """A1111's clip skip 2, computed independently from the text encoder's hidden states."""
+    from core.pipelines.clip_skip import encode_with_clip_skip
+    from tests.models import make_engine
+
+    engine = make_engine(tmp_path / "home")
+    engine.generate(tiny_request(tiny_models["sd1"], steps=1), Recorder(), output_dir=tmp_path)
+    pipe = engine.loaded_model.base
+    ids = pipe.tokenizer("a red fox", padding="max_length", max_length=77, return_tensors="pt").input_ids
+    norm = getattr(pipe.text_encoder, "text_model", pipe.text_encoder).final_layer_norm
+    with torch.no_grad():
+        hidden = pipe.text_encoder(ids, output_hidden_states=True).hidden_states
+        expected = torch.nn.functional.layer_norm(hidden[-2], hidden[-2].shape[-1:], norm.weight, norm.bias, norm.eps)
+        last_layer = pipe.text_encoder(ids).last_hidden_state
+    assert torch.allclose(encode_with_clip_skip(pipe, "a red fox", 2), expected, atol=1e-6)
+    assert torch.allclose(encode_with_clip_skip(pipe, "a red fox", 1), last_layer, atol=1e-5)

@@ -11,6 +11,7 @@ from PIL import Image
 
 from core.errors import GenerationCancelled
 from core.events import CancelCheck, Progress
+from core.pipelines.clip_skip import clip_skip_arguments
 from core.pipelines.loader import LoadedModel
 from core.request import GenerationRequest, Mode
 
@@ -44,6 +45,16 @@ def _mode_arguments(loaded: LoadedModel, spec: BatchSpec) -> dict[str, Any]:
     if request.mode is Mode.IMG2IMG:
         return {"image": spec.init_image, "strength": request.denoising_strength}
     return {"width": request.width, "height": request.height}
+
+
+def _prompt_arguments(loaded: LoadedModel, pipe: Any, request: GenerationRequest) -> dict[str, Any]:
+    if request.clip_skip <= 1:
+        return {"prompt": request.prompt, "negative_prompt": request.negative_prompt or None}
+    if loaded.family.name.startswith("sdxl"):
+        # diffusers' SDXL path works; A1111 counts the last layer as 1, diffusers as 0.
+        return {"prompt": request.prompt, "negative_prompt": request.negative_prompt or None,
+                "clip_skip": request.clip_skip - 1}
+    return clip_skip_arguments(pipe, request.prompt, request.negative_prompt, request.clip_skip)
 
 
 def _step_callback(
@@ -82,8 +93,7 @@ def run_batch(
     if cancel():
         raise GenerationCancelled("Generation cancelled.")
     arguments = dict(
-        prompt=request.prompt,
-        negative_prompt=request.negative_prompt or None,
+        **_prompt_arguments(loaded, pipe, request),
         num_inference_steps=request.steps,
         guidance_scale=request.cfg_scale,
         num_images_per_prompt=len(spec.seeds),
@@ -92,7 +102,5 @@ def run_batch(
         callback_on_step_end=_step_callback(on_progress, cancel, preview, spec),
         **_mode_arguments(loaded, spec),
     )
-    if request.clip_skip > 1:
-        arguments["clip_skip"] = request.clip_skip - 1  # A1111 counts the last layer as 1; diffusers as 0
     with torch.inference_mode():
         return pipe(**arguments).images
