@@ -23,6 +23,7 @@ from core.events import (
 from core.images import next_image_path, save_png_atomically
 from core.model_resolution import ModelResolver, ResolvedModel, autov2_when_ready
 from core.pipelines.decode import decode_latents
+from core.pipelines.families import family_of
 from core.pipelines.loader import LoadedModel, file_identity, load_model, load_vae
 from core.pipelines.run import BatchSpec, run_batch
 from core.preview import latents_to_rgb_preview
@@ -118,6 +119,7 @@ class Engine:
         resolved = self._resolver.resolve(request)
         if resolved.notice:
             notices.append(resolved.notice)
+        family_of(resolved.source.architecture).pipeline_class_name(request.mode, resolved.source.inpaint)
         self._check_memory(resolved, request)
         init_image = self._init_image(request)
         loaded = self._ensure_loaded(resolved, on_event)

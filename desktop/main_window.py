@@ -40,6 +40,8 @@ class MainWindow(QMainWindow):
         self.model_box = QComboBox()
         self.prompt_edit = QPlainTextEdit(placeholderText="Prompt")
         self.negative_edit = QPlainTextEdit(placeholderText="Negative prompt")
+        for editor in (self.prompt_edit, self.negative_edit):
+            editor.setMaximumHeight(110)
         self.sampler_box = QComboBox()
         self.sampler_box.addItems(list(SAMPLER_NAMES))
         self.steps_spin = QSpinBox(minimum=1, maximum=150, value=20)

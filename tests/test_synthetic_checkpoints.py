@@ -15,6 +15,7 @@ from diffusers import (
     AutoencoderKL,
     StableDiffusionInpaintPipeline,
     StableDiffusionPipeline,
+    StableDiffusionXLImg2ImgPipeline,
     StableDiffusionXLPipeline,
     UNet2DConditionModel,
 )
@@ -29,12 +30,13 @@ from safetensors import safe_open
 from safetensors.torch import load_file
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
+from core.models.detect import detect_model
 from core.synthetic import build_components, ldm_state_dict, sd15_spec, tiny_spec, write_tiny_checkpoint
-from core.synthetic.ldm_keys import SD2_OPEN_CLIP_PREFIX, SDXL_OPEN_CLIP_PREFIX
+from core.synthetic.ldm_keys import SD2_OPEN_CLIP_PREFIX, SDXL_OPEN_CLIP_PREFIX, SDXL_REFINER_OPEN_CLIP_PREFIX
 
 CASES = [("sd1", False), ("sd1", True), ("sd2", False), ("sdxl", False)]
 CASE_IDS = ["sd1", "sd1-inpaint", "sd2", "sdxl"]
-LAYOUT_CASES = CASES + [("sdxl", True)]
+LAYOUT_CASES = CASES + [("sdxl", True), ("sdxl-refiner", False)]
 
 
 def _bytes_to_unicode() -> dict[int, str]:
@@ -85,6 +87,10 @@ def _without_text_model_prefix(state_dict: dict[str, torch.Tensor]) -> dict[str,
 
 def _converted_text_encoders(family: str, checkpoint: dict, components) -> list[tuple[dict, dict]]:
     """(diffusers' conversion of the checkpoint, the original state dict) per text encoder."""
+    if family == "sdxl-refiner":
+        only = components.text_encoder_2
+        converted = convert_open_clip_checkpoint(only, checkpoint, prefix=SDXL_REFINER_OPEN_CLIP_PREFIX)
+        return [(converted, only.state_dict())]
     first = components.text_encoder
     if family == "sd2":
         converted = convert_open_clip_checkpoint(first, checkpoint, prefix=SD2_OPEN_CLIP_PREFIX)
@@ -100,7 +106,7 @@ def _converted_text_encoders(family: str, checkpoint: dict, components) -> list[
     return pairs
 
 
-@pytest.mark.parametrize(("family", "inpaint"), LAYOUT_CASES, ids=CASE_IDS + ["sdxl-inpaint"])
+@pytest.mark.parametrize(("family", "inpaint"), LAYOUT_CASES, ids=CASE_IDS + ["sdxl-inpaint", "sdxl-refiner"])
 def test_diffusers_converters_recover_every_original_tensor(family: str, inpaint: bool) -> None:
     components = build_components(tiny_spec(family, inpaint=inpaint), seed=3)
     c = components
@@ -127,6 +133,15 @@ def test_diffusers_converters_recover_every_original_tensor(family: str, inpaint
                 "model.diffusion_model.label_emb.0.0.weight",
             ],
         ),
+        (
+            "sdxl-refiner",
+            [
+                "conditioner.embedders.0.model.transformer.resblocks.9.mlp.c_proj.bias",
+                "conditioner.embedders.0.model.transformer.resblocks.0.attn.in_proj_weight",
+                "conditioner.embedders.0.model.text_projection",
+                "model.diffusion_model.label_emb.0.0.weight",
+            ],
+        ),
     ],
 )
 def test_checkpoint_has_the_key_layout_of_real_files(family: str, expected_keys: list[str]) -> None:
@@ -141,6 +156,27 @@ def test_checkpoint_has_the_key_layout_of_real_files(family: str, expected_keys:
     assert all(any(key.startswith(p) for p in prefixes) for key in checkpoint)
     if family == "sdxl":
         assert infer_diffusers_model_type(checkpoint) == "xl_base"
+
+
+def test_refiner_checkpoint_has_one_open_clip_encoder_and_is_recognised_as_a_refiner() -> None:
+    c = build_components(tiny_spec("sdxl-refiner"))
+    checkpoint = ldm_state_dict("sdxl-refiner", c.unet, c.vae, None, c.text_encoder_2)
+
+    other_encoders = ("conditioner.embedders.1.", "conditioner.embedders.0.transformer.", "cond_stage_model.")
+    assert not any(key.startswith(other_encoders) for key in checkpoint)
+    # Pooled projection (32) plus 5 size/crop/aesthetic-score values of 8; cross-attention over the 64-wide encoder.
+    assert checkpoint["model.diffusion_model.label_emb.0.0.weight"].shape[1] == 5 * 8 + 32
+    assert checkpoint["model.diffusion_model.input_blocks.4.1.transformer_blocks.0.attn2.to_k.weight"].shape[1] == 64
+    assert infer_diffusers_model_type(checkpoint) == "xl_refiner"
+
+
+def test_refiner_needs_exactly_its_one_text_encoder() -> None:
+    c = build_components(tiny_spec("sdxl-refiner"))
+
+    with pytest.raises(ValueError, match="refiner"):
+        ldm_state_dict("sdxl-refiner", c.unet, c.vae, c.text_encoder_2, None)
+    with pytest.raises(ValueError, match="no sdxl-refiner inpainting"):
+        tiny_spec("sdxl-refiner", inpaint=True)
 
 
 def test_inpaint_checkpoint_is_recognised_as_inpainting() -> None:
@@ -193,6 +229,53 @@ def test_from_single_file_loads_the_original_weights_offline_and_generates(
     images = _generate(pipe, inpaint)
     assert images.shape == (1, 64, 64, 3)
     assert np.isfinite(images).all()
+
+
+def test_refiner_loads_through_from_single_file_and_refines_an_image(tokenizer: CLIPTokenizer, tmp_path: Path) -> None:
+    model = write_tiny_checkpoint(tmp_path, "sdxl-refiner", seed=5)
+    original = build_components(tiny_spec("sdxl-refiner"), seed=5)
+
+    pipe = StableDiffusionXLImg2ImgPipeline.from_single_file(
+        str(model.checkpoint), config=str(model.config_dir), local_files_only=True, tokenizer_2=tokenizer
+    )
+
+    assert pipe.text_encoder is None and pipe.tokenizer is None
+    assert pipe.config.requires_aesthetics_score
+    for name in ("unet", "vae", "text_encoder_2"):
+        _assert_module_weights(getattr(pipe, name), getattr(original, name))
+    image = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(1))
+    images = pipe(
+        "a photo of a cat", image=image, strength=0.5, num_inference_steps=2, output_type="np",
+        generator=torch.Generator().manual_seed(0),
+    ).images
+    assert images.shape == (1, 64, 64, 3)
+    assert np.isfinite(images).all()
+
+
+def test_easel_detects_the_refiner_file_as_an_sdxl_refiner_checkpoint(tmp_path: Path) -> None:
+    model = write_tiny_checkpoint(tmp_path, "sdxl-refiner")
+
+    info = detect_model(model.checkpoint)
+
+    assert (info.kind, info.architecture, info.inpaint, info.supported) == ("checkpoint", "sdxl-refiner", False, True)
+
+
+def test_refiner_config_folder_names_the_img2img_pipeline_without_a_first_encoder(tmp_path: Path) -> None:
+    model = write_tiny_checkpoint(tmp_path, "sdxl-refiner")
+
+    index = json.loads((model.config_dir / "model_index.json").read_text())
+
+    assert model.checkpoint.name == "tiny-sdxl-refiner.safetensors"
+    assert index["_class_name"] == "StableDiffusionXLImg2ImgPipeline"
+    assert index["text_encoder"] == index["tokenizer"] == [None, None]
+    assert index["text_encoder_2"] == ["transformers", "CLIPTextModelWithProjection"]
+    assert index["tokenizer_2"] == ["transformers", "CLIPTokenizer"]
+    assert index["requires_aesthetics_score"] is True
+    assert index["feature_extractor"] == index["image_encoder"] == [None, None]
+    assert not (model.config_dir / "text_encoder").exists()
+    unet = UNet2DConditionModel.load_config(model.config_dir / "unet")
+    assert unet["projection_class_embeddings_input_dim"] == 5 * unet["addition_time_embed_dim"] + 32
+    assert unet["cross_attention_dim"] == 64
 
 
 def test_inpaint_unet_loads_alone_with_its_config_folder(tmp_path: Path) -> None:

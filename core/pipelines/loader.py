@@ -11,11 +11,11 @@ from typing import Any
 
 from core.device import DevicePlan
 from core.errors import ModelFileError
+from core.models.safe_load import load_state_dict
 from core.offline import enforce_offline
 from core.pipelines.families import Family, family_of
-from core.request import Mode
-from core.models.safe_load import load_state_dict
 from core.pipelines.fast_load import load_diffusers_component, load_text_encoder
+from core.request import Mode
 from core.tokenizer import load_clip_tokenizer
 
 SKIPPED_COMPONENTS = {"tokenizer", "tokenizer_2", "safety_checker", "feature_extractor", "image_encoder"}
@@ -105,8 +105,11 @@ def _absent_optional_parts(pipeline_class: Any) -> dict[str, None]:
     return {name: None for name in ("safety_checker", "feature_extractor", "image_encoder") if name in accepted}
 
 
-def _component_classes(config_dir: Path) -> dict[str, tuple[str, str]]:
-    index = json.loads((config_dir / "model_index.json").read_text(encoding="utf-8"))
+def _read_index(config_dir: Path) -> dict[str, Any]:
+    return json.loads((config_dir / "model_index.json").read_text(encoding="utf-8"))
+
+
+def _component_classes(index: dict[str, Any]) -> dict[str, tuple[str, str]]:
     return {
         name: (value[0], value[1])
         for name, value in index.items()
@@ -115,11 +118,13 @@ def _component_classes(config_dir: Path) -> dict[str, tuple[str, str]]:
     }
 
 
-def _pipeline_options(config_dir: Path, pipeline_class: Any) -> dict[str, Any]:
-    """Plain settings in model_index.json (requires_aesthetics_score, force_zeros_for_empty_prompt, ...)."""
-    index = json.loads((config_dir / "model_index.json").read_text(encoding="utf-8"))
+def _index_arguments(index: dict[str, Any], pipeline_class: Any) -> dict[str, Any]:
+    """What model_index.json says beyond the components: plain settings (requires_aesthetics_score, ...)
+    and parts listed as [null, null] (the SDXL refiner's text_encoder), which the pipeline still requires."""
     accepted = inspect.signature(pipeline_class.__init__).parameters
-    return {k: v for k, v in index.items() if k in accepted and not isinstance(v, list) and k != "self"}
+    settings = {k: v for k, v in index.items() if not isinstance(v, list) and not k.startswith("_")}
+    declared_empty = {k: None for k, v in index.items() if v == [None, None]}
+    return {k: v for k, v in {**settings, **declared_empty}.items() if k in accepted and k != "self"}
 
 
 def _load_component(name: str, library: str, class_name: str, checkpoint: dict[str, Any], config_dir: Path,
@@ -135,13 +140,14 @@ def _load_component(name: str, library: str, class_name: str, checkpoint: dict[s
 
 def _load_single_file(source: ModelSource, pipeline_class: Any, plan: DevicePlan, extra: dict[str, Any]) -> Any:
     assert source.config_dir is not None
+    index = _read_index(source.config_dir)
     checkpoint = load_state_dict(source.path)
     components = {
         name: _load_component(name, library, class_name, checkpoint, source.config_dir, plan)
-        for name, (library, class_name) in _component_classes(source.config_dir).items()
+        for name, (library, class_name) in _component_classes(index).items()
     }
     del checkpoint
-    return pipeline_class(**components, **_pipeline_options(source.config_dir, pipeline_class), **extra)
+    return pipeline_class(**components, **{**_index_arguments(index, pipeline_class), **extra})
 
 
 def load_vae(path: Path, config_dir: Path, plan: DevicePlan) -> Any:

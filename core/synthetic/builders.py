@@ -30,6 +30,7 @@ _PIPELINES = {
     ("sd1", True): "StableDiffusionInpaintPipeline",
     ("sd2", True): "StableDiffusionInpaintPipeline",
     ("sdxl", True): "StableDiffusionXLInpaintPipeline",
+    ("sdxl-refiner", False): "StableDiffusionXLImg2ImgPipeline",
 }
 _SAFETENSORS_DTYPES = {
     torch.float32: "F32",
@@ -53,7 +54,7 @@ _SD_BETAS = {"beta_start": 0.00085, "beta_end": 0.012, "beta_schedule": "scaled_
 class SyntheticModel:
     checkpoint: Path  # the single-file .safetensors (ldm layout, as civitai ships)
     config_dir: Path  # diffusers-format configs for its shapes (JSON only, no tokenizer folders)
-    family: str  # "sd1" | "sd2" | "sdxl"
+    family: str  # "sd1" | "sd2" | "sdxl" | "sdxl-refiner"
     inpaint: bool
 
 
@@ -65,7 +66,7 @@ class ModelSpec:
     inpaint: bool
     unet: dict[str, Any]
     vae: dict[str, Any]
-    text_encoder: dict[str, Any]
+    text_encoder: dict[str, Any] | None  # None for the SDXL refiner, which has only text_encoder_2
     text_encoder_2: dict[str, Any] | None
     scheduler_class: str
     scheduler: dict[str, Any] = field(default_factory=dict)
@@ -75,12 +76,32 @@ class ModelSpec:
 class Components:
     unet: UNet2DConditionModel
     vae: AutoencoderKL
-    text_encoder: CLIPTextModel
+    text_encoder: CLIPTextModel | None
     text_encoder_2: CLIPTextModelWithProjection | None
+
+
+def _tiny_refiner_unet(common: dict[str, Any]) -> dict[str, Any]:
+    # The refiner's shape scaled down: no attention in the first and last blocks, cross-attention over its one
+    # OpenCLIP encoder (width 64), addition embeds = 5 size/crop/aesthetic-score values x 8 + pooled projection 32.
+    return common | {
+        "block_out_channels": (32, 64, 64),
+        "layers_per_block": 2,
+        "down_block_types": ("DownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"),
+        "up_block_types": ("UpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
+        "attention_head_dim": (2, 4, 4),
+        "use_linear_projection": True,
+        "transformer_layers_per_block": 2,
+        "cross_attention_dim": 64,
+        "addition_embed_type": "text_time",
+        "addition_time_embed_dim": 8,
+        "projection_class_embeddings_input_dim": 5 * 8 + 32,
+    }
 
 
 def _tiny_unet(family: str, in_channels: int) -> dict[str, Any]:
     common = {"sample_size": 8, "in_channels": in_channels, "out_channels": 4, "block_out_channels": (32, 64)}
+    if family == "sdxl-refiner":
+        return _tiny_refiner_unet(common)
     if family == "sdxl":
         # SDXL's first block has no attention; addition embeds = 6 size/crop values x 8 + pooled projection 32.
         return common | {
@@ -114,7 +135,7 @@ def _tiny_vae(family: str) -> dict[str, Any]:
         "up_block_types": ("UpDecoderBlock2D",) * 4,
         "layers_per_block": 1,
         "latent_channels": 4,
-        "scaling_factor": 0.13025 if family == "sdxl" else 0.18215,
+        "scaling_factor": 0.13025 if family.startswith("sdxl") else 0.18215,
     }
 
 
@@ -131,7 +152,7 @@ def _tiny_text_encoder(hidden: int, layers: int, act: str, projection_dim: int =
 
 def _scheduler(family: str, v_prediction: bool) -> tuple[str, dict[str, Any]]:
     prediction = "v_prediction" if v_prediction else "epsilon"
-    if family == "sdxl":
+    if family.startswith("sdxl"):
         extra = {"steps_offset": 1, "timestep_spacing": "leading", "interpolation_type": "linear"}
         return "EulerDiscreteScheduler", _SD_BETAS | extra | {"prediction_type": prediction}
     fixed = {"clip_sample": False, "set_alpha_to_one": False, "steps_offset": 1, "prediction_type": prediction}
@@ -140,18 +161,24 @@ def _scheduler(family: str, v_prediction: bool) -> tuple[str, dict[str, Any]]:
     return "PNDMScheduler", _SD_BETAS | fixed | {"skip_prk_steps": True}
 
 
+def _tiny_text_encoders(family: str) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    # The OpenCLIP (bigG-style) encoder: wider than the first so diffusers' width checks tell the two apart,
+    # ten layers because `infer_diffusers_model_type` looks for resblocks.9 to recognise SDXL and its refiner.
+    open_clip_big = _tiny_text_encoder(64, 10, "gelu")
+    if family == "sdxl":
+        return _tiny_text_encoder(32, 2, "quick_gelu"), open_clip_big
+    if family == "sdxl-refiner":
+        return None, open_clip_big
+    return _tiny_text_encoder(32, 2, "gelu" if family == "sd2" else "quick_gelu"), None
+
+
 def tiny_spec(family: str = "sd1", *, inpaint: bool = False, v_prediction: bool = False) -> ModelSpec:
     """Shapes small enough to run a 64x64 generation on a CPU in about a second."""
     if family not in FAMILIES:
         raise ValueError(f"Unknown family {family!r}; expected one of {', '.join(FAMILIES)}.")
-    text_encoder_2 = None
-    if family == "sdxl":
-        text_encoder = _tiny_text_encoder(32, 2, "quick_gelu")
-        # Wider than the first encoder so diffusers' width checks tell the two apart, and ten layers
-        # because `infer_diffusers_model_type` looks for resblocks.9 to recognise SDXL.
-        text_encoder_2 = _tiny_text_encoder(64, 10, "gelu")
-    else:
-        text_encoder = _tiny_text_encoder(32, 2, "gelu" if family == "sd2" else "quick_gelu")
+    if inpaint and (family, True) not in _PIPELINES:
+        raise ValueError(f"There are no {family} inpainting models.")
+    text_encoder, text_encoder_2 = _tiny_text_encoders(family)
     scheduler_class, scheduler = _scheduler(family, v_prediction)
     return ModelSpec(
         family=family,
@@ -234,14 +261,16 @@ def _text_encoder_factory(cls: type, kwargs: dict[str, Any]) -> Callable[[], tor
 def build_components(spec: ModelSpec, *, seed: int = 0, dtype: torch.dtype = torch.float32) -> Components:
     """The diffusers/transformers modules of `spec`, each with its own stream of `seed`."""
     base = seed * 8
-    text_encoder_2 = None
+    text_encoder = text_encoder_2 = None
+    if spec.text_encoder is not None:
+        text_encoder = _random_module(_text_encoder_factory(CLIPTextModel, spec.text_encoder), base + 2, dtype)
     if spec.text_encoder_2 is not None:
         factory = _text_encoder_factory(CLIPTextModelWithProjection, spec.text_encoder_2)
         text_encoder_2 = _random_module(factory, base + 3, dtype)
     return Components(
         unet=_random_module(lambda: UNet2DConditionModel(**spec.unet), base, dtype),
         vae=_random_module(lambda: AutoencoderKL(**spec.vae), base + 1, dtype),
-        text_encoder=_random_module(_text_encoder_factory(CLIPTextModel, spec.text_encoder), base + 2, dtype),
+        text_encoder=text_encoder,
         text_encoder_2=text_encoder_2,
     )
 
@@ -265,6 +294,16 @@ def _model_index(spec: ModelSpec) -> dict[str, Any]:
             "tokenizer_2": ["transformers", "CLIPTokenizer"],
             "force_zeros_for_empty_prompt": True,
         }
+    elif spec.family == "sdxl-refiner":
+        # As stabilityai/stable-diffusion-xl-refiner-1.0 ships it: the first encoder slot present but empty.
+        index |= {
+            "text_encoder": [None, None],
+            "tokenizer": [None, None],
+            "text_encoder_2": ["transformers", "CLIPTextModelWithProjection"],
+            "tokenizer_2": ["transformers", "CLIPTokenizer"],
+            "requires_aesthetics_score": True,
+            "force_zeros_for_empty_prompt": False,
+        }
     else:
         index |= {"safety_checker": [None, None], "requires_safety_checker": False}
     return index
@@ -276,7 +315,8 @@ def write_config_dir(folder: Path, spec: ModelSpec, components: Components) -> P
     (folder / "model_index.json").write_text(json.dumps(_model_index(spec), indent=2, sort_keys=True) + "\n")
     components.unet.save_config(folder / "unet")
     components.vae.save_config(folder / "vae")
-    components.text_encoder.config.save_pretrained(folder / "text_encoder")
+    if components.text_encoder is not None:
+        components.text_encoder.config.save_pretrained(folder / "text_encoder")
     if components.text_encoder_2 is not None:
         components.text_encoder_2.config.save_pretrained(folder / "text_encoder_2")
     # from_config keeps keys this class ignores (clip_sample for PNDM), as the real SD configs have them.

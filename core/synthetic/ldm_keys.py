@@ -3,6 +3,7 @@
 Each function is the inverse of one converter in `diffusers/loaders/single_file_utils.py`:
 `unet_to_ldm` of `convert_ldm_unet_checkpoint`, `vae_to_ldm` of `convert_ldm_vae_checkpoint`,
 `clip_to_ldm` of `convert_ldm_clip_checkpoint` and `open_clip_to_ldm` of `convert_open_clip_checkpoint`.
+Families: sd1, sd2, sdxl and sdxl-refiner (SDXL's img2img-only second stage, with one OpenCLIP encoder).
 """
 
 from __future__ import annotations
@@ -19,7 +20,16 @@ SD1_CLIP_PREFIX = "cond_stage_model.transformer."
 SD2_OPEN_CLIP_PREFIX = "cond_stage_model.model."
 SDXL_CLIP_PREFIX = "conditioner.embedders.0.transformer."
 SDXL_OPEN_CLIP_PREFIX = "conditioner.embedders.1.model."
-FAMILIES = ("sd1", "sd2", "sdxl")
+# The refiner has only the OpenCLIP encoder, so it sits at embedders.0; diffusers and Easel's detector key on that.
+SDXL_REFINER_OPEN_CLIP_PREFIX = "conditioner.embedders.0.model."
+FAMILIES = ("sd1", "sd2", "sdxl", "sdxl-refiner")
+# Which of (text_encoder, text_encoder_2) each family has, as the diffusers pipelines name them.
+_TEXT_ENCODERS = {
+    "sd1": (True, False),
+    "sd2": (True, False),
+    "sdxl": (True, True),
+    "sdxl-refiner": (False, True),
+}
 
 # open_clip's initial temperature, ln(1 / 0.07); real SD2/SDXL files carry the trained value.
 _OPEN_CLIP_LOGIT_SCALE = math.log(1 / 0.07)
@@ -213,7 +223,7 @@ def _fused_in_proj(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Te
 
 
 def open_clip_to_ldm(state_dict: Mapping[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
-    """A CLIPTextModel[WithProjection] state dict in open_clip's layout under `prefix` (SD2, SDXL's second encoder).
+    """A CLIPTextModel[WithProjection] state dict in open_clip's layout under `prefix` (SD2, SDXL and its refiner).
 
     Without a `text_projection.weight` (SD2's CLIPTextModel has none) an identity projection of
     the hidden size is written: real SD2 files carry one, diffusers ignores it, and its first dimension
@@ -238,25 +248,43 @@ def open_clip_to_ldm(state_dict: Mapping[str, torch.Tensor], prefix: str) -> dic
     return {prefix + key: tensor for key, tensor in converted.items()}
 
 
+def _check_text_encoders(family: str, text_encoder: object, text_encoder_2: object) -> None:
+    if family not in FAMILIES:
+        raise ValueError(f"Unknown family {family!r}; expected one of {', '.join(FAMILIES)}.")
+    if (text_encoder is not None, text_encoder_2 is not None) != _TEXT_ENCODERS[family]:
+        raise ValueError(
+            "SD1/SD2 have only text_encoder, SDXL has text_encoder and text_encoder_2, "
+            f"the SDXL refiner has only text_encoder_2; got the wrong set for {family!r}."
+        )
+
+
+def _text_encoders_to_ldm(
+    family: str, text_encoder: torch.nn.Module | None, text_encoder_2: torch.nn.Module | None
+) -> dict[str, torch.Tensor]:
+    if family == "sd1":
+        return clip_to_ldm(text_encoder.state_dict(), SD1_CLIP_PREFIX)
+    if family == "sd2":
+        return open_clip_to_ldm(text_encoder.state_dict(), SD2_OPEN_CLIP_PREFIX)
+    if family == "sdxl-refiner":
+        return open_clip_to_ldm(text_encoder_2.state_dict(), SDXL_REFINER_OPEN_CLIP_PREFIX)
+    converted = clip_to_ldm(text_encoder.state_dict(), SDXL_CLIP_PREFIX)
+    converted.update(open_clip_to_ldm(text_encoder_2.state_dict(), SDXL_OPEN_CLIP_PREFIX))
+    return converted
+
+
 def ldm_state_dict(
     family: str,
     unet: torch.nn.Module,
     vae: torch.nn.Module,
-    text_encoder: torch.nn.Module,
+    text_encoder: torch.nn.Module | None,
     text_encoder_2: torch.nn.Module | None = None,
 ) -> dict[str, torch.Tensor]:
-    """The whole single-file checkpoint of a diffusers pipeline's modules, keyed as real `family` files are."""
-    if family not in FAMILIES:
-        raise ValueError(f"Unknown family {family!r}; expected one of {', '.join(FAMILIES)}.")
-    if (family == "sdxl") != (text_encoder_2 is not None):
-        raise ValueError("SDXL needs text_encoder_2; SD1/SD2 have only one text encoder.")
+    """The whole single-file checkpoint of a diffusers pipeline's modules, keyed as real `family` files are.
+
+    The SDXL refiner has no `text_encoder`: pass None and its OpenCLIP encoder as `text_encoder_2`.
+    """
+    _check_text_encoders(family, text_encoder, text_encoder_2)
     checkpoint = unet_to_ldm(unet.state_dict(), unet.config.layers_per_block)
     checkpoint.update(vae_to_ldm(vae.state_dict()))
-    if family == "sd1":
-        checkpoint.update(clip_to_ldm(text_encoder.state_dict(), SD1_CLIP_PREFIX))
-    elif family == "sd2":
-        checkpoint.update(open_clip_to_ldm(text_encoder.state_dict(), SD2_OPEN_CLIP_PREFIX))
-    else:
-        checkpoint.update(clip_to_ldm(text_encoder.state_dict(), SDXL_CLIP_PREFIX))
-        checkpoint.update(open_clip_to_ldm(text_encoder_2.state_dict(), SDXL_OPEN_CLIP_PREFIX))
+    checkpoint.update(_text_encoders_to_ldm(family, text_encoder, text_encoder_2))
     return checkpoint
