@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -12,8 +11,8 @@ from core.errors import EaselError
 from core.events import (
     Cancelled, EngineEvent, Failed, Finished, ImageDone, ModelLoading, ModelReady, Notice, Progress, Started,
 )
-from core.images import read_png_text
-from core.infotext import parse_infotext, request_fields_from_infotext
+from core.images import read_request_json
+from core.metadata import read_generation_metadata
 from core.paths import AppPaths
 from core.request import GenerationRequest, Mode
 from core.settings import Settings
@@ -26,15 +25,28 @@ BAR_WIDTH = 30
 
 
 def fields_from_image(image: Path) -> dict[str, Any]:
-    """Settings stored in an image: Easel's full request when present, else A1111 infotext."""
+    """Settings stored in an image: Easel's full request when present, else what another tool recorded.
+
+    Other tools' settings that a request cannot hold (LoRA hashes, hires passes...) are dropped;
+    `easel info IMAGE` lists them.
+    """
     if not image.is_file():
         raise EaselError(f"{image} does not exist.", hint="Check the path given to --from-image.")
-    chunks = read_png_text(image)
-    if "easel" in chunks:
-        return GenerationRequest.from_json_dict(json.loads(chunks["easel"])).to_json_dict()
-    if "parameters" not in chunks:
-        raise EaselError(f"{image.name} carries no generation parameters to reuse.")
-    return request_fields_from_infotext(parse_infotext(chunks["parameters"]))
+    request = read_request_json(image)
+    if request is not None:
+        return GenerationRequest.from_json_dict(request).to_json_dict()
+    imported = read_generation_metadata(image)
+    if imported is None:
+        raise EaselError(
+            f"{image.name} carries no generation parameters to reuse.",
+            hint="Easel reads images saved by Easel, A1111/Forge, ComfyUI, InvokeAI, Fooocus and NovelAI.",
+        )
+    if not imported.request_fields:
+        raise EaselError(
+            f"{image.name} has {imported.tool_name} settings, but none that Easel can use.",
+            hint=f"`easel info {image}` shows what it records.",
+        )
+    return dict(imported.request_fields)
 
 
 def request_from_args(args: argparse.Namespace) -> GenerationRequest:

@@ -122,3 +122,41 @@ def read_request_json(path: Path) -> dict[str, Any] | None:
     except json.JSONDecodeError:
         return None
     return data if isinstance(data, dict) else None
+
+
+_EXIF_IFD = 0x8769
+_USER_COMMENT = 0x9286
+_COMMENT_CHARSETS = {b"ASCII\0\0\0": "utf-8", b"JIS\0\0\0\0\0": "shift_jis", b"\0" * 8: "utf-8"}
+_UNICODE_PREFIX = b"UNICODE\0"
+
+
+def decode_user_comment(value: bytes | str) -> str:
+    """An EXIF UserComment as text: an 8-byte charset prefix, then the text in that charset.
+
+    A1111 writes `UNICODE\\0` + UTF-16 big-endian (piexif); some tools write little-endian, so
+    the byte order is read from where the zero bytes of ASCII characters fall.
+    """
+    if isinstance(value, str):
+        return value.rstrip("\0")
+    prefix, body = value[:8], value[8:]
+    if prefix == _UNICODE_PREFIX:
+        sample = body[:64]
+        big_endian = sample[0::2].count(0) >= sample[1::2].count(0)
+        return body.decode("utf-16-be" if big_endian else "utf-16-le", errors="replace").rstrip("\0")
+    charset = _COMMENT_CHARSETS.get(prefix)
+    text = body if charset else value  # no known prefix: the whole value is the text
+    return text.decode(charset or "utf-8", errors="replace").rstrip("\0")
+
+
+def read_exif_comment(path: Path) -> str | None:
+    """The EXIF UserComment of a JPEG, WebP (or PNG with eXIf), where A1111 and Fooocus put settings.
+
+    A1111 writes it in the Exif IFD; Fooocus in IFD0. None when the image has none.
+    """
+    with _open_image(path) as image:
+        exif = image.getexif()
+        value = exif.get_ifd(_EXIF_IFD).get(_USER_COMMENT, exif.get(_USER_COMMENT))
+    if not value:
+        return None
+    text = decode_user_comment(value)
+    return text or None

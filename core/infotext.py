@@ -92,27 +92,131 @@ def _split_prompts(lines: list[str]) -> tuple[str, str]:
     return prompt, negative_prompt
 
 
+def _split_text(text: str) -> tuple[str, str, list[tuple[str, str]]]:
+    """Prompt, negative prompt and the unquoted `Key: value` pairs of the parameters line."""
+    *lines, last_line = text.replace("\r\n", "\n").strip().split("\n")
+    if len(_parameter_pairs(last_line)) < 3:
+        lines.append(last_line)
+        last_line = ""
+    prompt, negative_prompt = _split_prompts(lines)
+    pairs = [(key, _unquote(raw_value.strip())) for key, raw_value in _parameter_pairs(last_line)]
+    return prompt, negative_prompt, pairs
+
+
 def parse_infotext(text: str) -> ParsedInfotext:
     """Prompt, negative prompt and `Key: value` parameters, as A1111's parse_generation_parameters.
 
     The last line holds parameters only when it has at least 3 pairs; otherwise it is prompt
     text. Values `WxH` also appear split as `Key-1` (width) and `Key-2` (height).
     """
-    *lines, last_line = text.replace("\r\n", "\n").strip().split("\n")
-    if len(_parameter_pairs(last_line)) < 3:
-        lines.append(last_line)
-        last_line = ""
-
-    prompt, negative_prompt = _split_prompts(lines)
-
+    prompt, negative_prompt, pairs = _split_text(text)
     params: dict[str, str] = {}
-    for key, raw_value in _parameter_pairs(last_line):
-        value = _unquote(raw_value.strip())
+    for key, value in pairs:
         params[key] = value
         size = _IMAGE_SIZE_PATTERN.match(value)
         if size:
             params[f"{key}-1"], params[f"{key}-2"] = size.group(1), size.group(2)
     return ParsedInfotext(prompt, negative_prompt, params)
+
+
+@dataclass(frozen=True)
+class Infotext:
+    """One A1111 infotext: the fields Easel reads, plus every other `Key: value` in `extra`.
+
+    `sampler` is kept as written (`DPM++ 2M Karras` stays one name); `extra` keeps the text's
+    order and its values unquoted, so `format(parse(text))` writes every field back.
+    """
+
+    prompt: str = ""
+    negative_prompt: str = ""
+    steps: int | None = None
+    sampler: str | None = None
+    cfg_scale: float | None = None
+    seed: int | None = None
+    width: int | None = None
+    height: int | None = None
+    model_hash: str | None = None
+    model: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+# Infotext key -> (attribute, conversion); a value that does not convert stays in `extra`.
+_TYPED_KEYS: dict[str, tuple[str, type]] = {
+    "Steps": ("steps", int),
+    "Sampler": ("sampler", str),
+    "CFG scale": ("cfg_scale", float),
+    "Seed": ("seed", int),
+    "Model hash": ("model_hash", str),
+    "Model": ("model", str),
+}
+
+# Extra keys A1111 writes between the typed ones; putting them back there keeps its order.
+_WRITTEN_AFTER: dict[str, tuple[str, ...]] = {
+    "Sampler": ("Schedule type",),
+    "CFG scale": ("Image CFG scale",),
+    "Seed": ("Face restoration",),
+}
+
+
+def parse(text: str) -> Infotext:
+    """An infotext read the way A1111's parse_generation_parameters reads it."""
+    prompt, negative_prompt, pairs = _split_text(text)
+    typed: dict[str, Any] = {}
+    extra: dict[str, str] = {}
+    for key, value in pairs:
+        size = _IMAGE_SIZE_PATTERN.match(value) if key == "Size" else None
+        if size:
+            typed["width"], typed["height"] = int(size.group(1)), int(size.group(2))
+        elif key in _TYPED_KEYS and _converts(value, _TYPED_KEYS[key][1]):
+            name, kind = _TYPED_KEYS[key]
+            typed[name] = kind(value)
+        else:
+            extra[key] = value
+    return Infotext(prompt=prompt, negative_prompt=negative_prompt, extra=extra, **typed)
+
+
+def _converts(value: str, kind: type) -> bool:
+    try:
+        kind(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _ordered_params(info: Infotext) -> dict[str, object]:
+    has_size = info.width is not None and info.height is not None
+    typed: dict[str, object] = {
+        "Steps": info.steps,
+        "Sampler": info.sampler,
+        "CFG scale": info.cfg_scale,
+        "Seed": info.seed,
+        "Size": f"{info.width}x{info.height}" if has_size else None,
+        "Model hash": info.model_hash,
+        "Model": info.model,
+    }
+    extra = dict(info.extra)
+    params: dict[str, object] = {}
+    for key, value in typed.items():
+        params[key] = value
+        for follower in _WRITTEN_AFTER.get(key, ()):
+            if follower in extra:
+                params[follower] = extra.pop(follower)
+    # An unconvertible typed value (e.g. `Steps: auto`) lives in extra and takes its slot back here.
+    params.update(extra)
+    return params
+
+
+def format(params: Infotext) -> str:  # noqa: A001 - the module's API: infotext.format / infotext.parse
+    """The infotext A1111 would write for `params`; values that would break the line are quoted."""
+    lines = [params.prompt] if params.prompt else []
+    if params.negative_prompt:
+        lines.append(f"{NEGATIVE_PROMPT_LABEL} {params.negative_prompt}")
+    pairs = ", ".join(
+        f"{key}: {quote_value(value)}" for key, value in _ordered_params(params).items() if value is not None
+    )
+    if pairs:
+        lines.append(pairs)
+    return "\n".join(lines)
 
 
 def infotext_for_request(

@@ -47,7 +47,7 @@ def test_engine_image_equals_plain_diffusers_image(tmp_path, tiny_models, name):
 
 def test_clip_skip_2_equals_the_penultimate_layer_through_the_final_norm(tmp_path, tiny_models):
     """A1111's clip skip 2, computed independently from the text encoder's hidden states."""
-    from core.pipelines.clip_skip import encode_with_clip_skip
+    from core.prompts.encoding import encode_texts
     from tests.models import make_engine
 
     engine = make_engine(tmp_path / "home")
@@ -59,5 +59,8 @@ def test_clip_skip_2_equals_the_penultimate_layer_through_the_final_norm(tmp_pat
         hidden = pipe.text_encoder(ids, output_hidden_states=True).hidden_states
         expected = torch.nn.functional.layer_norm(hidden[-2], hidden[-2].shape[-1:], norm.weight, norm.bias, norm.eps)
         last_layer = pipe.text_encoder(ids).last_hidden_state
-    assert torch.allclose(encode_with_clip_skip(pipe, "a red fox", 2), expected, atol=1e-6)
-    assert torch.allclose(encode_with_clip_skip(pipe, "a red fox", 1), last_layer, atol=1e-5)
+    [skipped] = encode_texts(pipe, "sd1", ["a red fox"], clip_skip=2)
+    [plain] = encode_texts(pipe, "sd1", ["a red fox"], clip_skip=1)
+    assert torch.allclose(skipped.embeds, expected, atol=1e-6)
+    assert torch.allclose(plain.embeds, last_layer, atol=1e-5)
+    assert not torch.allclose(skipped.embeds, plain.embeds, atol=1e-3)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from core import infotext
 from core.infotext import (
     format_infotext,
     infotext_for_request,
@@ -178,3 +179,106 @@ def test_request_round_trips_through_infotext() -> None:
     text = infotext_for_request(request, seed=99, model_name="m", model_hash=None)
     fields = request_fields_from_infotext(parse_infotext(text))
     assert GenerationRequest(**fields) == request
+
+
+# --- Infotext: format(parse(text)) keeps every field -------------------------------------------------
+
+A1111_ADETAILER_CONTROLNET = """\
+masterpiece, best quality, 1girl, dancing in the rain, <lora:more_details:0.5>
+Negative prompt: (worst quality:1.4), (low quality:1.4),
+bad anatomy, extra fingers
+Steps: 25, Sampler: DPM++ 2M, Schedule type: Karras, CFG scale: 7, Seed: 3561234567, Size: 512x768, \
+Model hash: 879db523c3, Model: dreamshaper_8, VAE hash: 735e4c3a44, VAE: vae-ft-mse-840000-ema-pruned.safetensors, \
+Denoising strength: 0.5, Clip skip: 2, ADetailer model: face_yolov8n.pt, ADetailer prompt: "detailed face, smile", \
+ADetailer confidence: 0.3, ADetailer dilate erode: 4, ADetailer mask blur: 4, ADetailer denoising strength: 0.4, \
+ADetailer inpaint only masked: True, ADetailer inpaint padding: 32, ADetailer version: 24.1.2, \
+ControlNet 0: "Module: openpose_full, Model: control_v11p_sd15_openpose [cab727d4], Weight: 1.0, \
+Resize Mode: Crop and Resize, Processor Res: 512, Guidance Start: 0.0, Guidance End: 1.0, Pixel Perfect: True, \
+Control Mode: Balanced", Hires upscale: 1.5, Hires steps: 10, Hires upscaler: 4x-UltraSharp, \
+Lora hashes: "more_details: 3b8aa1d351ef", Version: v1.7.0"""
+
+FORGE_SDXL_HIRES_PROMPT = """\
+score_9, score_8_up, a knight in a misty forest
+Negative prompt: score_4, lowres
+Steps: 30, Sampler: Euler a, Schedule type: Automatic, CFG scale: 5.5, Seed: 1, Size: 832x1216, \
+Model hash: 4496b36d48, Model: ponyDiffusionV6XL_v6StartWithThisOne, Hires prompt: "a knight, detailed armor", \
+Hires resize: 1248x1824, Hires steps: 15, Hires upscaler: Latent, Emphasis: No norm, \
+Version: f2.0.1v1.10.1-previous-313-g8a042934, Module 1: sdxl_vae"""
+
+A1111_FACE_RESTORE_TI = """\
+portrait photo of an old fisherman, (wrinkles:1.2), embedding:easynegative
+Negative prompt: easynegative
+Steps: 40, Sampler: DPM++ SDE Karras, CFG scale: 6, Seed: 42, Face restoration: CodeFormer, Size: 768x768, \
+Model hash: e6bb9ea85b, Model: realisticVisionV51_v51VAE, TI hashes: "easynegative: c74b4e810b03", Version: v1.6.0"""
+
+A1111_IMG2IMG_INPAINT = """\
+a red scarf
+Steps: 20, Sampler: Euler a, CFG scale: 7, Image CFG scale: 1.5, Seed: 7, Size: 512x512, Model hash: 3e16efc8, \
+Model: sd-v1-5-inpainting, Denoising strength: 0.75, Mask blur: 4, Inpaint area: Only masked, \
+Masked area padding: 32, Version: v1.3.2"""
+
+A1111_ORDERED = [
+    A1111_HIRES_LORA, A1111_OLD_COMBINED_SAMPLER, MULTILINE_CHINESE, A1111_ADETAILER_CONTROLNET,
+    FORGE_SDXL_HIRES_PROMPT, A1111_FACE_RESTORE_TI, A1111_IMG2IMG_INPAINT,
+]
+
+# Civitai's generator writes the same keys in another order; fields must survive, the order need not.
+CIVITAI_ORDER = """\
+cyberpunk city at night
+Negative prompt: blurry
+Steps: 25, CFG scale: 7, Sampler: DPM++ 2M Karras, Seed: 123, Size: 512x512, Clip skip: 2, \
+Created Date: 2024-05-01T10:00:00.0000000Z, Model: dreamshaper_8"""
+
+
+@pytest.mark.parametrize("text", A1111_ORDERED)
+def test_format_of_parse_writes_a1111_text_back_unchanged(text: str) -> None:
+    assert infotext.format(infotext.parse(text)) == text
+
+
+@pytest.mark.parametrize("text", [*A1111_ORDERED, CIVITAI_ORDER])
+def test_format_of_parse_keeps_every_field_a1111_reads(text: str) -> None:
+    again = infotext.format(infotext.parse(text))
+    assert parse_infotext(again) == parse_infotext(text)
+    assert infotext.parse(again) == infotext.parse(text)
+
+
+def test_parse_types_the_common_fields_and_keeps_the_rest_in_order() -> None:
+    info = infotext.parse(A1111_ADETAILER_CONTROLNET)
+    assert info.negative_prompt == "(worst quality:1.4), (low quality:1.4),\nbad anatomy, extra fingers"
+    assert (info.steps, info.sampler, info.cfg_scale, info.seed) == (25, "DPM++ 2M", 7.0, 3561234567)
+    assert (info.width, info.height, info.model_hash, info.model) == (512, 768, "879db523c3", "dreamshaper_8")
+    assert list(info.extra)[:3] == ["Schedule type", "VAE hash", "VAE"]
+    assert info.extra["ADetailer prompt"] == "detailed face, smile"
+    assert info.extra["ControlNet 0"].startswith("Module: openpose_full, Model: control_v11p_sd15_openpose [cab727d4]")
+    assert info.extra["Lora hashes"] == "more_details: 3b8aa1d351ef"
+    assert "Size" not in info.extra and "Steps" not in info.extra
+
+
+def test_parse_keeps_an_old_combined_sampler_name_as_written() -> None:
+    info = infotext.parse(A1111_OLD_COMBINED_SAMPLER)
+    assert info.sampler == "DPM++ 2M Karras" and "Schedule type" not in info.extra
+
+
+def test_parse_without_a_parameters_line_has_only_prompts() -> None:
+    info = infotext.parse("a castle\nNegative prompt: fog,\nrain")
+    assert info == infotext.Infotext(prompt="a castle", negative_prompt="fog,\nrain")
+    assert infotext.format(info) == "a castle\nNegative prompt: fog,\nrain"
+
+
+def test_a_value_that_is_not_a_number_stays_in_its_place() -> None:
+    text = "cat\nSteps: many, Sampler: Euler, CFG scale: 7, Seed: 1, Size: 64x64"
+    info = infotext.parse(text)
+    assert info.steps is None and info.extra == {"Steps": "many"}
+    assert infotext.format(info) == text
+
+
+def test_format_quotes_values_json_style_like_a1111() -> None:
+    info = infotext.Infotext(
+        prompt="p", steps=20, sampler="Euler", cfg_scale=7.5, seed=3, width=64, height=32,
+        extra={"Lora hashes": "a: 0123456789ab, b: ba9876543210", "Note": 'say "hi"', "Plain": "no marks"},
+    )
+    assert infotext.format(info) == (
+        'p\nSteps: 20, Sampler: Euler, CFG scale: 7.5, Seed: 3, Size: 64x32, '
+        'Lora hashes: "a: 0123456789ab, b: ba9876543210", Note: "say \\"hi\\"", Plain: no marks'
+    )
+    assert infotext.parse(infotext.format(info)) == info

@@ -11,8 +11,9 @@ from PIL import Image
 
 from core.errors import GenerationCancelled
 from core.events import CancelCheck, Progress
-from core.pipelines.clip_skip import clip_skip_arguments
 from core.pipelines.loader import LoadedModel
+from core.prompts import extract_lora_tags
+from core.prompts.encoding import ConditioningSchedule, PromptEmbeddings, encode_schedules
 from core.request import GenerationRequest, Mode
 
 PREVIEW_EVERY_N_STEPS = 2
@@ -47,14 +48,42 @@ def _mode_arguments(loaded: LoadedModel, spec: BatchSpec) -> dict[str, Any]:
     return {"width": request.width, "height": request.height}
 
 
-def _prompt_arguments(loaded: LoadedModel, pipe: Any, request: GenerationRequest) -> dict[str, Any]:
-    if request.clip_skip <= 1:
-        return {"prompt": request.prompt, "negative_prompt": request.negative_prompt or None}
-    if loaded.family.name.startswith("sdxl"):
-        # diffusers' SDXL path works; A1111 counts the last layer as 1, diffusers as 0.
-        return {"prompt": request.prompt, "negative_prompt": request.negative_prompt or None,
-                "clip_skip": request.clip_skip - 1}
-    return clip_skip_arguments(pipe, request.prompt, request.negative_prompt, request.clip_skip)
+def _conditioning(loaded: LoadedModel, pipe: Any, request: GenerationRequest) -> ConditioningSchedule:
+    prompt, _ = extract_lora_tags(request.prompt)  # the LoRAs themselves are loaded by the engine
+    return encode_schedules(pipe, loaded.family.name, prompt, request.negative_prompt, request.steps,
+                            request.clip_skip)
+
+
+def _prompt_arguments(embeddings: PromptEmbeddings) -> dict[str, Any]:
+    arguments = {"prompt_embeds": embeddings.prompt_embeds, "negative_prompt_embeds": embeddings.negative_prompt_embeds}
+    if embeddings.pooled is not None:
+        arguments["pooled_prompt_embeds"] = embeddings.pooled
+        arguments["negative_pooled_prompt_embeds"] = embeddings.negative_pooled
+    return arguments
+
+
+def _pipeline_tensors(pipe: Any, embeddings: PromptEmbeddings, images: int) -> dict[str, torch.Tensor]:
+    """The conditioning as the pipeline holds it during sampling: with CFG, negatives then positives, per image."""
+
+    def rows(positive: torch.Tensor, negative: torch.Tensor) -> torch.Tensor:
+        batch = [negative] * images + [positive] * images if pipe.do_classifier_free_guidance else [positive] * images
+        return torch.cat(batch).to(pipe._execution_device)
+
+    tensors = {"prompt_embeds": rows(embeddings.prompt_embeds, embeddings.negative_prompt_embeds)}
+    if embeddings.pooled is not None:
+        tensors["add_text_embeds"] = rows(embeddings.pooled, embeddings.negative_pooled)
+    return tensors
+
+
+def _prompt_switch(conditioning: ConditioningSchedule, images: int) -> Callable[[Any, int], dict[str, torch.Tensor]]:
+    """Replacement tensors for the model call `step` when prompt editing changes the text there."""
+
+    def switch(pipe: Any, step: int) -> dict[str, torch.Tensor]:
+        if not conditioning.changes_at(step):
+            return {}
+        return _pipeline_tensors(pipe, conditioning.at(step), images)
+
+    return switch
 
 
 def _step_callback(
@@ -62,6 +91,7 @@ def _step_callback(
     cancel: CancelCheck,
     preview: Callable[[torch.Tensor], Image.Image] | None,
     spec: BatchSpec,
+    switch_prompt: Callable[[Any, int], dict[str, torch.Tensor]],
 ) -> Callable[..., dict[str, Any]]:
     started = time.perf_counter()
 
@@ -73,7 +103,8 @@ def _step_callback(
         if preview is not None and (step % PREVIEW_EVERY_N_STEPS == 0 or step == total):
             image = preview(tensors["latents"])
         on_progress(Progress(step, total, time.perf_counter() - started, spec.batch_index, spec.batch_total, image))
-        return tensors
+        # The callback runs after model call `index`; what it returns conditions call `index + 1`.
+        return {**tensors, **switch_prompt(pipe, index + 1)}
 
     return on_step_end
 
@@ -92,14 +123,16 @@ def run_batch(
     pipe.scheduler = scheduler
     if cancel():
         raise GenerationCancelled("Generation cancelled.")
+    conditioning = _conditioning(loaded, pipe, request)
     arguments = dict(
-        **_prompt_arguments(loaded, pipe, request),
+        **_prompt_arguments(conditioning.at(0)),
         num_inference_steps=request.steps,
         guidance_scale=request.cfg_scale,
         num_images_per_prompt=len(spec.seeds),
         generator=cpu_generators(spec.seeds),
         output_type="latent",
-        callback_on_step_end=_step_callback(on_progress, cancel, preview, spec),
+        callback_on_step_end=_step_callback(
+            on_progress, cancel, preview, spec, _prompt_switch(conditioning, len(spec.seeds))),
         **_mode_arguments(loaded, spec),
     )
     with torch.inference_mode():
