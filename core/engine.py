@@ -7,6 +7,7 @@ import gc
 import random
 import time
 import traceback
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -21,12 +22,14 @@ from core.events import (
     Cancelled, EngineEvent, EventSink, Failed, Finished, ImageDone, ModelLoading, ModelReady, Notice, Started,
 )
 from core.images import next_image_path, save_png_atomically
-from core.model_resolution import ModelResolver, ResolvedModel, autov2_when_ready
+from core.model_resolution import ModelResolver, ResolvedModel, autov2_when_ready, lora_hash_when_ready
 from core.pipelines.decode import decode_latents
 from core.pipelines.families import family_of
 from core.pipelines.loader import LoadedModel, file_identity, load_model, load_vae
+from core.pipelines.lora import apply_loras
 from core.pipelines.run import BatchSpec, run_batch
 from core.preview import latents_to_rgb_preview
+from core.prompts.lora_tags import LoraTag, extract_lora_tags
 from core.request import GenerationRequest, Mode
 from core.sizes import check_fits_in_memory, round_to_multiple_of_8
 
@@ -122,11 +125,13 @@ class Engine:
         family_of(resolved.source.architecture).pipeline_class_name(request.mode, resolved.source.inpaint)
         self._check_memory(resolved, request)
         init_image = self._init_image(request)
+        loras = self._resolve_loras(request, resolved)
         loaded = self._ensure_loaded(resolved, on_event)
         resolved.start_hashing()
         vae_hash = self._ensure_vae(loaded, request)
+        lora_hashes = self._ensure_loras(loaded, loras)
         job = Job(request, resolved, loaded, self._seeds(request), init_image, vae_hash,
-                  output_dir or self._default_output_folder(request))
+                  output_dir or self._default_output_folder(request), lora_hashes)
         on_event(Started(request, job.seeds, tuple(notices)))
         saved = self._run_batches(job, on_event, cancel)
         on_event(Finished(tuple(saved), job.seeds, time.perf_counter() - started))
@@ -223,6 +228,20 @@ class Engine:
             loaded.use_vae(load_vae(path, loaded.config_dir, self.plan), key)
         return autov2_when_ready(hash_future)
 
+    def _resolve_loras(self, request: GenerationRequest, resolved: ResolvedModel) -> list[tuple[LoraTag, Path, Future]]:
+        """Each `<lora:...>` tag's file (and its hash, being computed); refuses missing or mismatched LoRAs
+        before anything is loaded."""
+        _, tags = extract_lora_tags(request.prompt)
+        return [(tag, *self._resolver.resolve_lora(tag.name, resolved.source.architecture)) for tag in tags]
+
+    @staticmethod
+    def _ensure_loras(loaded: LoadedModel, loras: list[tuple[LoraTag, Path, Future]]) -> str | None:
+        """Apply the prompt's LoRAs (none: take any off); they stay for the next request that uses the same.
+        Returns the infotext's `Lora hashes` value."""
+        applied = apply_loras(loaded, [tag for tag, _, _ in loras], [path for _, path, _ in loras])
+        hashes = [(lora.name, lora_hash_when_ready(future)) for lora, (_, _, future) in zip(applied, loras)]
+        return ", ".join(f"{name}: {value}" for name, value in hashes if value) or None
+
     @staticmethod
     def _seeds(request: GenerationRequest) -> tuple[int, ...]:
         first = request.seed if request.seed >= 0 else random.randint(0, MAX_SEED)
@@ -236,7 +255,8 @@ class Engine:
     def _save(job: "Job", image: Image.Image, seed: int) -> ImageDone:
         request = job.request
         text = infotext.infotext_for_request(request, seed, job.resolved.name, job.resolved.model_hash(),
-                                             vae_hash=job.vae_hash)
+                                             vae_hash=job.vae_hash,
+                                             extra={"Lora hashes": job.lora_hashes} if job.lora_hashes else None)
         request_json = request.replace(seed=seed).to_json_dict()
         try:
             job.folder.mkdir(parents=True, exist_ok=True)
@@ -258,3 +278,4 @@ class Job:
     init_image: Image.Image | None
     vae_hash: str | None
     folder: Path
+    lora_hashes: str | None = None  # `name: hash, ...` for the infotext

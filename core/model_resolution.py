@@ -15,23 +15,36 @@ from core.models.scan import ModelEntry, ModelFolders, find_model, install_layou
 from core.paths import AppPaths, resources_dir
 from core.pipelines.families import shipped_config_name
 from core.pipelines.loader import ModelSource, diffusers_folder_architecture
+from core.pipelines.lora import lora_family, wrong_architecture_error
 from core.request import GenerationRequest
 
 HASH_WAIT_SECONDS = 120.0
+AUTOV2_DIGITS = 10
+LORA_HASH_DIGITS = 12
 
 
 PICKLE_NOTICE = ("{name} is a pickle checkpoint; `easel convert {path}` writes a .safetensors copy beside it, "
                  "which loads faster and can never carry code.")
 
 
-def autov2_when_ready(future: Future | None, timeout: float = HASH_WAIT_SECONDS) -> str | None:
-    """The AutoV2 hash for the infotext, from hashing started in the background when the file was chosen."""
+def sha256_prefix_when_ready(future: Future | None, digits: int, timeout: float = HASH_WAIT_SECONDS) -> str | None:
+    """A hash for the infotext, from hashing started in the background when the file was chosen."""
     if future is None:
         return None
     try:
-        return future.result(timeout=timeout).autov2
+        return future.result(timeout=timeout).sha256[:digits]
     except (FutureTimeout, OSError):
         return None
+
+
+def autov2_when_ready(future: Future | None) -> str | None:
+    """Models and VAEs: civitai's AutoV2, the first 10 hex digits of the SHA-256."""
+    return sha256_prefix_when_ready(future, AUTOV2_DIGITS)
+
+
+def lora_hash_when_ready(future: Future | None) -> str | None:
+    """A1111's `Lora hashes` carry the first 12 hex digits of the SHA-256."""
+    return sha256_prefix_when_ready(future, LORA_HASH_DIGITS)
 
 
 @dataclass
@@ -111,6 +124,22 @@ class ModelResolver:
         info = detect_model(path)
         if info.kind != "vae":
             raise ModelFileError(f"{path.name} is a {info.kind}, not a VAE.", hint="Choose a VAE file, or none.")
+        return path, self._hasher.request(path)
+
+    def resolve_lora(self, name: str, model_architecture: str | None = None) -> tuple[Path, Future]:
+        """The LoRA file a prompt tag names (file name or stem in the LoRA folders, or a path) and its hash,
+        being computed. Given the model's architecture, a LoRA detected as made for another is refused;
+        one whose architecture cannot be told is checked when it is applied."""
+        path = self._locate(name, kind="lora")
+        info = detect_model(path)
+        if info.kind != "lora":
+            raise ModelFileError(f"{path.name} is a {info.kind}, not a LoRA.",
+                                 hint=f"Remove the tag <lora:{name}:...> or give it the name of a LoRA file.")
+        if not info.supported:
+            raise ModelFileError(f"{path.name} cannot be used: {info.reason}", hint="Remove the tag.")
+        if model_architecture and info.architecture \
+                and lora_family(info.architecture) != lora_family(model_architecture):
+            raise wrong_architecture_error(name, info.architecture, model_architecture)
         return path, self._hasher.request(path)
 
     def _locate(self, model: str, kind: str = "checkpoint") -> Path:

@@ -57,6 +57,7 @@ class LoadedModel:
     _pipelines: dict[str, Any] = field(default_factory=dict)
     _own_vae: Any = None
     vae_key: tuple[Any, ...] | None = None  # which override VAE is in use; None = the checkpoint's own
+    lora_state: Any = None  # the LoRAs applied as adapters, kept by core.pipelines.lora
 
     @property
     def config_dir(self) -> Path:
