@@ -10,9 +10,10 @@ import pytest
 import torch
 
 from core.events import Failed, ImageDone
+from core.models.detect import detect_model
 from core.paths import AppPaths
 from core.pipelines.lora import applied_loras
-from core.synthetic import tiny_lora_tensors, write_safetensors, write_tiny_checkpoint, write_tiny_lora
+from core.synthetic import tiny_lora_tensors, tiny_spec, write_safetensors, write_tiny_checkpoint, write_tiny_lora
 from tests.models import Recorder, make_engine, tiny_request
 
 PROMPT = "a red fox in the snow"
@@ -29,6 +30,7 @@ def lora_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("lora-home")
     loras = AppPaths(home).ensure().models_dir / "loras"
     write_tiny_lora(loras / "detail_kohya.safetensors", "sd1", style="kohya", seed=10)
+    write_tiny_lora(loras / "detail_sgm.safetensors", "sd1", style="kohya-sgm", seed=10)  # same weights, LDM names
     write_tiny_lora(loras / "style_peft.safetensors", "sd1", style="peft", seed=11)
     write_tiny_lora(loras / "old_diffusers.safetensors", "sd1", style="diffusers", seed=12)
     write_sdxl_shaped_lora(loras / "add_detail.safetensors")
@@ -180,16 +182,69 @@ def test_infotext_keeps_the_tag_and_names_the_lora_hash(engine, sd1, lora_home: 
     assert f'Lora hashes: "detail_kohya: {expected}"' in done[0].infotext
 
 
-def test_a_kohya_sdxl_lora_with_two_text_encoders_applies_and_comes_off(tmp_path: Path) -> None:
-    model = write_tiny_checkpoint(tmp_path / "sdxl", "sdxl", seed=3)
-    home = tmp_path / "home"
-    write_tiny_lora(AppPaths(home).ensure().models_dir / "loras" / "xl_kohya.safetensors", "sdxl", style="kohya")
-    engine = make_engine(home)
-    plain = image_of(engine, model)
-    before = weights(engine)
+@pytest.fixture(scope="module")
+def sdxl(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """An SDXL engine with two twin kohya LoRAs (diffusers and LDM names), its plain image and weights."""
+    root = tmp_path_factory.mktemp("lora-sdxl")
+    model = write_tiny_checkpoint(root / "sdxl", "sdxl", seed=3)
+    loras = AppPaths(root / "home").ensure().models_dir / "loras"
+    write_tiny_lora(loras / "xl_kohya.safetensors", "sdxl", style="kohya")
+    write_tiny_lora(loras / "xl_sgm.safetensors", "sdxl", style="kohya-sgm")
+    engine = make_engine(root / "home")
+    return engine, model, loras, image_of(engine, model), weights(engine)
+
+
+def test_a_kohya_sdxl_lora_with_two_text_encoders_applies_and_comes_off(sdxl) -> None:  # type: ignore[no-untyped-def]
+    engine, model, _, plain, before = sdxl
     with_lora = image_of(engine, model, f"{PROMPT} <lora:xl_kohya:1>")
     assert mean_difference(plain, with_lora) > 2.0
     assert set(engine.loaded_model.base.get_list_adapters()) == {"unet", "text_encoder", "text_encoder_2"}
     assert np.array_equal(plain, image_of(engine, model))
     after = weights(engine)
     assert all(torch.equal(before[key], after[key]) for key in before)
+
+
+@pytest.mark.parametrize("family", ["sd1", "sd2", "sdxl", "sdxl-refiner"])
+def test_ldm_block_names_map_back_through_diffusers_to_the_same_layers(family: str) -> None:
+    from diffusers.configuration_utils import FrozenDict
+    from diffusers.loaders.lora_conversion_utils import (
+        _convert_non_diffusers_lora_to_diffusers, _maybe_map_sgm_blocks_to_diffusers)
+
+    sgm = tiny_lora_tensors(family, style="kohya-sgm", seed=5)
+    mapped = _maybe_map_sgm_blocks_to_diffusers(dict(sgm), FrozenDict(tiny_spec(family).unet))
+    converted, alphas = _convert_non_diffusers_lora_to_diffusers(mapped)
+    expected, expected_alphas = _convert_non_diffusers_lora_to_diffusers(tiny_lora_tensors(family, style="kohya", seed=5))
+    assert converted.keys() == expected.keys() and alphas == expected_alphas
+    assert all(torch.equal(converted[key], expected[key]) for key in expected)
+
+
+def test_sgm_names_are_those_of_real_sdxl_loras() -> None:
+    names = tiny_lora_tensors("sdxl", style="kohya-sgm")
+    for block in ("input_blocks_4_1", "input_blocks_5_1", "middle_block_1", "output_blocks_0_1", "output_blocks_2_1"):
+        assert f"lora_unet_{block}_transformer_blocks_0_attn1_to_q.lora_down.weight" in names
+    assert "lora_te1_text_model_encoder_layers_0_self_attn_q_proj.lora_down.weight" in names
+    assert not any("down_blocks" in name or "up_blocks" in name for name in names)
+
+
+def assert_sgm_twin_applies_like_its_diffusers_twin(engine, model, plain: np.ndarray,  # type: ignore[no-untyped-def]
+                                                    before: dict[str, torch.Tensor], loras: Path,
+                                                    sgm: str, twin: str) -> None:
+    info, twin_info = detect_model(loras / f"{sgm}.safetensors"), detect_model(loras / f"{twin}.safetensors")
+    assert (info.kind, info.architecture) == ("lora", twin_info.architecture)
+    with_sgm = image_of(engine, model, f"{PROMPT} <lora:{sgm}:1>")
+    assert mean_difference(plain, with_sgm) > 2.0
+    assert np.abs(with_sgm - image_of(engine, model, f"{PROMPT} <lora:{twin}:1>")).max() <= 1
+    image_of(engine, model, f"{PROMPT} <lora:{sgm}:1>")
+    assert np.array_equal(plain, image_of(engine, model))
+    after = weights(engine)
+    assert lora_layers(engine) == [] and all(torch.equal(before[key], after[key]) for key in before)
+
+
+def test_an_sd1_lora_with_ldm_block_names_applies_like_its_twin(engine, sd1, base, lora_home: Path) -> None:
+    loras = AppPaths(lora_home).models_dir / "loras"
+    assert_sgm_twin_applies_like_its_diffusers_twin(engine, sd1, *base, loras, "detail_sgm", "detail_kohya")
+
+
+def test_an_sdxl_lora_with_ldm_block_names_applies_like_its_twin(sdxl) -> None:  # type: ignore[no-untyped-def]
+    engine, model, loras, plain, before = sdxl
+    assert_sgm_twin_applies_like_its_diffusers_twin(engine, model, plain, before, loras, "xl_sgm", "xl_kohya")

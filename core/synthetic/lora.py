@@ -4,6 +4,8 @@ Styles:
 - "kohya": `lora_unet_<module path with _>.lora_down.weight` / `.lora_up.weight` / `.alpha`, and
   `lora_te_...` for the text encoder (`lora_te1_` / `lora_te2_` for SDXL's two), with the
   `ss_base_model_version` metadata kohya's sd-scripts write.
+- "kohya-sgm": kohya names over the original LDM UNet layout (`lora_unet_input_blocks_4_1_...`,
+  `middle_block_1_`, `output_blocks_2_1_`), as most real SDXL LoRAs have them.
 - "peft": `unet.<module path>.lora_A.weight` / `.lora_B.weight` (what diffusers saves today).
 - "diffusers": the older diffusers layout, `unet.<module path>.lora.down.weight` / `.lora.up.weight`
   and `text_encoder.<module path>.lora_linear_layer.down.weight` / `.up.weight`.
@@ -24,8 +26,9 @@ from transformers import CLIPTextConfig, CLIPTextModel
 
 from core.synthetic.builders import ModelSpec, tiny_spec, write_safetensors
 
-LORA_STYLES = ("kohya", "peft", "diffusers")
+LORA_STYLES = ("kohya", "kohya-sgm", "peft", "diffusers")
 _UNET_TARGET = re.compile(r"attn[12]\.(to_q|to_k|to_v|to_out\.0)$")
+_DIFFUSERS_ATTENTION = re.compile(r"^(down_blocks|mid_block|up_blocks)\.(?:(\d+)\.)?attentions\.(\d+)\.(.+)$")
 # transformers 5 dropped the `text_model.` level from CLIP's module names; LoRA files keep it.
 _TEXT_TARGET = re.compile(r"^(text_model\.)?encoder\.layers\.0\.self_attn\.(q_proj|k_proj|v_proj|out_proj)$")
 ALL_COMPONENTS = ("unet", "text_encoder", "text_encoder_2")
@@ -59,9 +62,29 @@ def _kohya_prefix(component: str, family: str) -> str:
     return "lora_te1_" if family == "sdxl" else "lora_te_"
 
 
+def sgm_module(module: str, layers_per_block: int) -> str:
+    """The LDM (sgm) path of a diffusers UNet attention module: `down_blocks.1.attentions.0.x` -> `input_blocks.4.1.x`.
+
+    LDM numbers layers across the whole UNet, levels with and without attention alike: each down level takes
+    `layers_per_block` entries plus one for its downsampler, each up level `layers_per_block + 1` (its upsampler
+    rides in the last). Inside an entry the resnet is item 0 and the attention item 1.
+    """
+    match = _DIFFUSERS_ATTENTION.match(module)
+    if match is None:
+        raise ValueError(f"{module} is not a UNet attention module.")
+    kind, level, layer, rest = match.groups()
+    if kind == "mid_block":
+        return f"middle_block.1.{rest}"  # resnet, attention, resnet
+    if kind == "down_blocks":  # input_blocks.0 is conv_in
+        return f"input_blocks.{1 + int(level) * (layers_per_block + 1) + int(layer)}.1.{rest}"
+    return f"output_blocks.{int(level) * (layers_per_block + 1) + int(layer)}.1.{rest}"
+
+
 def _pair_names(style: str, component: str, module: str, family: str) -> tuple[str, str, str | None]:
     """Names of the down weight, up weight and alpha of one adapted layer."""
-    if style == "kohya":
+    if style.startswith("kohya"):
+        if style == "kohya-sgm" and component == "unet":
+            module = sgm_module(module, tiny_spec(family).unet["layers_per_block"])
         base = _kohya_prefix(component, family) + module.replace(".", "_")
         return f"{base}.lora_down.weight", f"{base}.lora_up.weight", f"{base}.alpha"
     if style == "peft":
@@ -97,7 +120,7 @@ def write_tiny_lora(path: Path, family: str = "sd1", *, style: str = "kohya", se
     path.parent.mkdir(parents=True, exist_ok=True)
     tensors = tiny_lora_tensors(family, style=style, seed=seed, rank=rank, components=components)
     metadata = {"format": "pt"}
-    if style == "kohya":
+    if style.startswith("kohya"):
         metadata["ss_base_model_version"] = _KOHYA_BASE_VERSIONS.get(family, family)
     write_safetensors(path, tensors, metadata)
     return path
