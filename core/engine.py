@@ -29,6 +29,8 @@ from core.pipelines.loader import LoadedModel, file_identity, load_model, load_v
 from core.pipelines.lora import apply_loras
 from core.pipelines.run import BatchSpec, run_batch
 from core.preview import latents_to_rgb_preview
+from core.prompts.embeddings import EmbeddingCache, describe_widths, encoder_widths, fit_to_encoders, names_in_texts
+from core.prompts.encoding import Embeddings, embeddings_used
 from core.prompts.lora_tags import LoraTag, extract_lora_tags
 from core.request import GenerationRequest, Mode
 from core.sizes import check_fits_in_memory, round_to_multiple_of_8
@@ -67,6 +69,7 @@ class Engine:
         self._plan: DevicePlan | None = None
         self._load = load
         self._loaded: LoadedModel | None = None
+        self._embedding_files = EmbeddingCache()
         self.load_count = 0
 
     @property
@@ -130,8 +133,9 @@ class Engine:
         resolved.start_hashing()
         vae_hash = self._ensure_vae(loaded, request)
         lora_hashes = self._ensure_loras(loaded, loras)
+        embeddings, ti_hashes = self._embeddings(loaded, request, notices)
         job = Job(request, resolved, loaded, self._seeds(request), init_image, vae_hash,
-                  output_dir or self._default_output_folder(request), lora_hashes)
+                  output_dir or self._default_output_folder(request), lora_hashes, embeddings, ti_hashes)
         on_event(Started(request, job.seeds, tuple(notices)))
         saved = self._run_batches(job, on_event, cancel)
         on_event(Finished(tuple(saved), job.seeds, time.perf_counter() - started))
@@ -143,7 +147,7 @@ class Engine:
         saved: list[Path] = []
         for batch_index in range(request.batch_count):
             batch_seeds = job.seeds[batch_index * request.batch_size:(batch_index + 1) * request.batch_size]
-            spec = BatchSpec(request, batch_seeds, batch_index, request.batch_count, job.init_image)
+            spec = BatchSpec(request, batch_seeds, batch_index, request.batch_count, job.init_image, job.embeddings)
             latents = run_batch(loaded, spec, scheduler, on_event, cancel, preview)
             images, notice = decode_latents(loaded.pipeline_for(request.mode), latents)
             if notice:
@@ -242,6 +246,30 @@ class Engine:
         hashes = [(lora.name, lora_hash_when_ready(future)) for lora, (_, _, future) in zip(applied, loras)]
         return ", ".join(f"{name}: {value}" for name, value in hashes if value) or None
 
+    def _embeddings(self, loaded: LoadedModel, request: GenerationRequest,
+                    notices: list[str]) -> tuple[Embeddings, str | None]:
+        """The textual-inversion embeddings the prompts name, fitted to this model, and the infotext's
+        `TI hashes`; one made for another model is skipped with a notice, its name left as words."""
+        pipe = loaded.pipeline_for(request.mode)
+        prompt, _ = extract_lora_tags(request.prompt)
+        available = self._resolver.embeddings()
+        tokenizer = getattr(pipe, "tokenizer", None) or pipe.tokenizer_2  # the SDXL refiner has only the second
+        widths = encoder_widths(pipe)
+        fitted: dict[str, dict[str, torch.Tensor]] = {}
+        for name in names_in_texts(tokenizer, [prompt, request.negative_prompt], available):
+            vectors = self._embedding_files.read(available[name])  # UnsafeFileError for a pickle that runs code
+            fit = fit_to_encoders(vectors, widths)
+            if fit is None:
+                notices.append(f"The embedding {name} ({describe_widths(vectors)}) was made for another kind of "
+                               f"model than {loaded.family.name}; it is skipped and its name read as words.")
+            else:
+                fitted[name] = fit
+        used = embeddings_used(pipe, loaded.family.name, prompt, request.negative_prompt, request.steps, fitted)
+        hashes = [(name, lora_hash_when_ready(self._resolver.hash_embedding(available[name]))) for name in used]
+        # A1111 drops ":" and "," from names so the list can be read back.
+        text = ", ".join(f"{name.replace(':', '').replace(',', '')}: {value}" for name, value in hashes if value)
+        return fitted, text or None
+
     @staticmethod
     def _seeds(request: GenerationRequest) -> tuple[int, ...]:
         first = request.seed if request.seed >= 0 else random.randint(0, MAX_SEED)
@@ -254,9 +282,10 @@ class Engine:
     @staticmethod
     def _save(job: "Job", image: Image.Image, seed: int) -> ImageDone:
         request = job.request
+        extra = {"Lora hashes": job.lora_hashes, "TI hashes": job.ti_hashes}
         text = infotext.infotext_for_request(request, seed, job.resolved.name, job.resolved.model_hash(),
                                              vae_hash=job.vae_hash,
-                                             extra={"Lora hashes": job.lora_hashes} if job.lora_hashes else None)
+                                             extra={key: value for key, value in extra.items() if value} or None)
         request_json = request.replace(seed=seed).to_json_dict()
         try:
             job.folder.mkdir(parents=True, exist_ok=True)
@@ -279,3 +308,5 @@ class Job:
     vae_hash: str | None
     folder: Path
     lora_hashes: str | None = None  # `name: hash, ...` for the infotext
+    embeddings: Embeddings | None = None  # textual inversions the prompts use, fitted to the model
+    ti_hashes: str | None = None  # `name: hash, ...` for the infotext

@@ -98,6 +98,21 @@ class ModelResolver:
     def checkpoints(self) -> list[ModelEntry]:
         return [e for e in self.entries() if e.kind == "checkpoint" and e.supported]
 
+    def embeddings(self) -> dict[str, Path]:
+        """Textual-inversion embeddings by name (file stem) in the embeddings folders; the first of a name wins.
+
+        A pickle there that would run code is listed too, so using its name is refused, not ignored."""
+        folders = [folder for folder in self._folders if folder.kind_hint == "embedding"]
+        found: dict[str, Path] = {}
+        for entry in scan(folders):
+            if (entry.kind == "embedding" and entry.supported) or entry.unsafe:
+                found.setdefault(entry.name, entry.path)
+        return found
+
+    def hash_embedding(self, path: Path) -> Future:
+        """The file's hashes, computed in the background (A1111's `TI hashes` use 12 hex digits)."""
+        return self._hasher.request(path)
+
     def resolve(self, request: GenerationRequest) -> ResolvedModel:
         path = self._locate(request.model)
         explicit_config = request.model_config or self._configured(path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -12,8 +13,9 @@ from PIL import Image
 from core.errors import GenerationCancelled
 from core.events import CancelCheck, Progress
 from core.pipelines.loader import LoadedModel
-from core.prompts import extract_lora_tags
-from core.prompts.encoding import ConditioningSchedule, PromptEmbeddings, encode_schedules
+from core.pipelines.composition import ComposedPrompt, composed_guidance
+from core.prompts import extract_lora_tags, split_and
+from core.prompts.encoding import ConditioningSchedule, Embeddings, PromptEmbeddings, encode_schedules
 from core.request import GenerationRequest, Mode
 
 PREVIEW_EVERY_N_STEPS = 2
@@ -27,6 +29,7 @@ class BatchSpec:
     batch_index: int
     batch_total: int
     init_image: Image.Image | None
+    embeddings: Embeddings | None = None  # textual inversions by name (see core.prompts.embeddings)
 
 
 def cpu_generators(seeds: tuple[int, ...]) -> list[torch.Generator]:
@@ -48,10 +51,22 @@ def _mode_arguments(loaded: LoadedModel, spec: BatchSpec) -> dict[str, Any]:
     return {"width": request.width, "height": request.height}
 
 
-def _conditioning(loaded: LoadedModel, pipe: Any, request: GenerationRequest) -> ConditioningSchedule:
+def _sub_prompts(request: GenerationRequest) -> list[tuple[str, float]]:
+    """The positive prompt's AND parts with their weights; one part, as written, when there is no AND."""
     prompt, _ = extract_lora_tags(request.prompt)  # the LoRAs themselves are loaded by the engine
-    return encode_schedules(pipe, loaded.family.name, prompt, request.negative_prompt, request.steps,
-                            request.clip_skip)
+    parts = split_and(prompt)
+    # Without AND, A1111 would still read a trailing ":number" as a weight ("time: 12:00" -> weight 0):
+    # Easel keeps such a prompt as plain text.
+    return parts if len(parts) > 1 else [(prompt, 1.0)]
+
+
+def _conditionings(loaded: LoadedModel, pipe: Any, spec: BatchSpec) -> list[tuple[ConditioningSchedule, float]]:
+    request = spec.request
+    return [
+        (encode_schedules(pipe, loaded.family.name, text, request.negative_prompt, request.steps,
+                          request.clip_skip, spec.embeddings), weight)
+        for text, weight in _sub_prompts(request)
+    ]
 
 
 def _prompt_arguments(embeddings: PromptEmbeddings) -> dict[str, Any]:
@@ -75,10 +90,14 @@ def _pipeline_tensors(pipe: Any, embeddings: PromptEmbeddings, images: int) -> d
     return tensors
 
 
-def _prompt_switch(conditioning: ConditioningSchedule, images: int) -> Callable[[Any, int], dict[str, torch.Tensor]]:
+def _prompt_switch(
+    conditioning: ConditioningSchedule, images: int, composed: ComposedPrompt | None
+) -> Callable[[Any, int], dict[str, torch.Tensor]]:
     """Replacement tensors for the model call `step` when prompt editing changes the text there."""
 
     def switch(pipe: Any, step: int) -> dict[str, torch.Tensor]:
+        if composed is not None:
+            composed.step = step  # each AND part follows its own schedule
         if not conditioning.changes_at(step):
             return {}
         return _pipeline_tensors(pipe, conditioning.at(step), images)
@@ -123,7 +142,9 @@ def run_batch(
     pipe.scheduler = scheduler
     if cancel():
         raise GenerationCancelled("Generation cancelled.")
-    conditioning = _conditioning(loaded, pipe, request)
+    parts = _conditionings(loaded, pipe, spec)
+    conditioning = parts[0][0]  # with AND its positive half is replaced by the composition below
+    composed = ComposedPrompt(parts, len(spec.seeds)) if len(parts) > 1 else None
     arguments = dict(
         **_prompt_arguments(conditioning.at(0)),
         num_inference_steps=request.steps,
@@ -132,8 +153,9 @@ def run_batch(
         generator=cpu_generators(spec.seeds),
         output_type="latent",
         callback_on_step_end=_step_callback(
-            on_progress, cancel, preview, spec, _prompt_switch(conditioning, len(spec.seeds))),
+            on_progress, cancel, preview, spec, _prompt_switch(conditioning, len(spec.seeds), composed)),
         **_mode_arguments(loaded, spec),
     )
-    with torch.inference_mode():
+    composition = composed_guidance(pipe.unet, composed) if composed else contextlib.nullcontext()
+    with torch.inference_mode(), composition:
         return pipe(**arguments).images

@@ -15,6 +15,11 @@ the same length with the empty prompt):
   the norm (A1111 ignores clip skip there by default) and the pooled output
   of the second encoder for the first chunk.
 
+Textual-inversion embeddings (`embeddings`: name -> vectors per text encoder) are
+found by the token ids of their names and take one position per vector, as in
+A1111's `tokenize_line`; their vectors replace the token-embedding output there,
+so position embeddings and the transformer see them as A1111 feeds them.
+
 Callers remove `<lora:...>` tags first (`core.prompts.extract_lora_tags`) and
 expand prompt editing with `encode_schedules`. `AND` is not applied here: it
 is encoded as the word "and".
@@ -24,12 +29,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import torch
 
 from core.errors import RequestError
 from core.prompts.attention import BREAK, parse_attention
+from core.prompts.embeddings import EmbeddingLookup, EncoderVectors, encoder_widths
 from core.prompts.scheduling import schedule
 
 CHUNK_LENGTH = 75
@@ -40,10 +46,13 @@ COMMA = ",</w>"
 
 @dataclass(frozen=True)
 class Chunk:
-    """77 token ids as they enter the text encoder, and one emphasis multiplier per id."""
+    """77 token ids as they enter the text encoder, and one emphasis multiplier per id.
+
+    `fixes`: (position among the 77, embedding name) where an embedding's vectors go."""
 
     tokens: tuple[int, ...]
     multipliers: tuple[float, ...]
+    fixes: tuple[tuple[int, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -68,48 +77,70 @@ class PromptEmbeddings:
     negative_pooled: torch.Tensor | None
 
 
+_Body = tuple[list[int], list[float], list[tuple[int, str]]]  # tokens, multipliers, fixes (offsets in the body)
+EMBEDDING_PLACEHOLDER = 0  # the id A1111 puts where an embedding's vectors go; the vectors replace its embedding
+
+
 class _ChunkBuilder:
-    """Fills 75-token chunks one token at a time, with A1111's comma rule."""
+    """Fills 75-token chunks one token (or embedding) at a time, with A1111's comma rule."""
 
     def __init__(self, comma: int | None) -> None:
         self.comma = comma
-        self.done: list[tuple[list[int], list[float]]] = []
+        self.done: list[_Body] = []
         self.tokens: list[int] = []
         self.multipliers: list[float] = []
+        self.fixes: list[tuple[int, str]] = []
         self.last_comma = -1
 
     def add(self, token: int, weight: float) -> None:
+        self._make_room(token)
+        self.tokens.append(token)
+        self.multipliers.append(weight)
+
+    def add_embedding(self, first_token: int, name: str, vectors: int, weight: float) -> None:
+        """An embedding whose name starts with `first_token`; it is never split across chunks."""
+        self._make_room(first_token)
+        if len(self.tokens) + vectors > CHUNK_LENGTH:
+            self.close()
+        self.fixes.append((len(self.tokens), name))
+        self.tokens += [EMBEDDING_PLACEHOLDER] * vectors
+        self.multipliers += [weight] * vectors
+
+    def close(self) -> None:
+        self.done.append((self.tokens, self.multipliers, self.fixes))
+        self.tokens, self.multipliers, self.fixes, self.last_comma = [], [], [], -1
+
+    def finish(self) -> list[_Body]:
+        if self.tokens or not self.done:
+            self.close()
+        return self.done
+
+    def _make_room(self, token: int) -> None:
         if token == self.comma:
             self.last_comma = len(self.tokens)
         elif self._full() and self.last_comma != -1 and len(self.tokens) - self.last_comma <= COMMA_BACKTRACK:
             self._move_text_after_last_comma()
         if self._full():
             self.close()
-        self.tokens.append(token)
-        self.multipliers.append(weight)
-
-    def close(self) -> None:
-        self.done.append((self.tokens, self.multipliers))
-        self.tokens, self.multipliers, self.last_comma = [], [], -1
-
-    def finish(self) -> list[tuple[list[int], list[float]]]:
-        if self.tokens or not self.done:
-            self.close()
-        return self.done
 
     def _full(self) -> bool:
         return len(self.tokens) == CHUNK_LENGTH
 
     def _move_text_after_last_comma(self) -> None:
         cut = self.last_comma + 1
-        moved = self.tokens[cut:], self.multipliers[cut:]
+        # Embeddings after the comma move with their positions (A1111 leaves their fixes behind, which
+        # writes their vectors over the old chunk's padding: a bug not worth copying).
+        moved = self.tokens[cut:], self.multipliers[cut:], [(at - cut, name) for at, name in self.fixes if at >= cut]
+        self.fixes = [(at, name) for at, name in self.fixes if at < cut]
         self.tokens, self.multipliers = self.tokens[:cut], self.multipliers[:cut]
         self.close()
-        self.tokens, self.multipliers = moved
+        self.tokens, self.multipliers, self.fixes = moved
 
 
-def tokenize_chunks(tokenizer: Any, text: str) -> list[Chunk]:
-    """The prompt's chunks with emphasis multipliers; an empty prompt is one chunk of BOS, EOS and padding."""
+def tokenize_chunks(tokenizer: Any, text: str, embeddings: EmbeddingLookup | None = None) -> list[Chunk]:
+    """The prompt's chunks with emphasis multipliers; an empty prompt is one chunk of BOS, EOS and padding.
+
+    With `embeddings`, a name found in a segment's tokens takes one position per vector instead."""
     segments = parse_attention(text)
     ids = tokenizer([segment for segment, _ in segments], truncation=False, add_special_tokens=False)["input_ids"]
     builder = _ChunkBuilder(tokenizer.get_vocab().get(COMMA))
@@ -117,18 +148,29 @@ def tokenize_chunks(tokenizer: Any, text: str) -> list[Chunk]:
         if segment == BREAK and weight < 0:
             builder.close()
             continue
-        for token in tokens:
-            builder.add(token, weight)
-    return [_wrapped(tokenizer, tokens, multipliers) for tokens, multipliers in builder.finish()]
+        _add_segment(builder, tokens, weight, embeddings)
+    return [_wrapped(tokenizer, *body) for body in builder.finish()]
 
 
-def _wrapped(tokenizer: Any, tokens: list[int], multipliers: list[float]) -> Chunk:
+def _add_segment(builder: _ChunkBuilder, tokens: list[int], weight: float, embeddings: EmbeddingLookup | None) -> None:
+    position = 0
+    while position < len(tokens):
+        match = embeddings.match_at(tokens, position) if embeddings else None
+        if match is None:
+            builder.add(tokens[position], weight)
+            position += 1
+        else:
+            builder.add_embedding(tokens[position], match.name, match.vectors, weight)
+            position += match.length
+
+
+def _wrapped(tokenizer: Any, tokens: list[int], multipliers: list[float], fixes: list[tuple[int, str]]) -> Chunk:
     fill = CHUNK_LENGTH - len(tokens)
     ids = [tokenizer.bos_token_id, *tokens, *[tokenizer.eos_token_id] * fill, tokenizer.eos_token_id]
     # Everything after the first end-of-text becomes the pad id ("!" = 0 for OpenCLIP encoders).
     first_end = ids.index(tokenizer.eos_token_id)
     ids[first_end + 1:] = [tokenizer.pad_token_id] * (len(ids) - first_end - 1)
-    return Chunk(tuple(ids), (1.0, *multipliers, *[1.0] * (fill + 1)))
+    return Chunk(tuple(ids), (1.0, *multipliers, *[1.0] * (fill + 1)), tuple((at + 1, name) for at, name in fixes))
 
 
 @dataclass(frozen=True)
@@ -137,6 +179,7 @@ class _Encoder:
     model: Any
     select: Callable[[Any], torch.Tensor]  # encoder output -> per-token embeddings
     gives_pooled: bool
+    name: str = "text_encoder"  # the pipeline attribute: which of an embedding's vectors this encoder takes
 
 
 def _final_layer_norm(model: Any) -> Any:
@@ -166,8 +209,10 @@ def _encoders(pipe: Any, family: str, clip_skip: int) -> list[_Encoder]:
         select = partial(_skipping_layers, pipe.text_encoder, skip)
         return [_Encoder(pipe.tokenizer, pipe.text_encoder, select, gives_pooled=False)]
     # The SDXL refiner has only the second encoder.
-    pairs = [(pipe.tokenizer, pipe.text_encoder, False), (pipe.tokenizer_2, pipe.text_encoder_2, True)]
-    return [_Encoder(tokenizer, model, _penultimate, pooled) for tokenizer, model, pooled in pairs if model is not None]
+    pairs = [(pipe.tokenizer, pipe.text_encoder, False, "text_encoder"),
+             (pipe.tokenizer_2, pipe.text_encoder_2, True, "text_encoder_2")]
+    return [_Encoder(tokenizer, model, _penultimate, pooled, name)
+            for tokenizer, model, pooled, name in pairs if model is not None]
 
 
 def _emphasized(z: torch.Tensor, multipliers: torch.Tensor) -> torch.Tensor:
@@ -176,32 +221,81 @@ def _emphasized(z: torch.Tensor, multipliers: torch.Tensor) -> torch.Tensor:
     return z * (original_mean / z.mean())
 
 
-def _encode_chunk_batch(encoder: _Encoder, chunks: list[Chunk]) -> tuple[torch.Tensor, torch.Tensor | None]:
+Embeddings = Mapping[str, EncoderVectors]  # embedding name -> its vectors for each text encoder
+
+
+def _fixing_hook(chunks: list[Chunk], vectors: Mapping[str, torch.Tensor]) -> Callable[..., torch.Tensor]:
+    """A forward hook for the token-embedding layer that puts embedding vectors at the chunks' fixes."""
+
+    def hook(_module: Any, _inputs: Any, output: torch.Tensor) -> torch.Tensor:
+        output = output.clone()
+        for row, chunk in enumerate(chunks):
+            for at, name in chunk.fixes:
+                vector = vectors[name].to(output)
+                count = min(len(vector), output.shape[1] - at - 1)  # never over the final end-of-text
+                output[row, at:at + count] = vector[:count]
+        return output
+
+    return hook
+
+
+def _encode_chunk_batch(
+    encoder: _Encoder, chunks: list[Chunk], vectors: Mapping[str, torch.Tensor]
+) -> tuple[torch.Tensor, torch.Tensor | None]:
     model = encoder.model
     ids = torch.tensor([chunk.tokens for chunk in chunks], device=model.device)
-    output = model(ids, output_hidden_states=True)
+    handle = None
+    if any(chunk.fixes for chunk in chunks):
+        handle = model.get_input_embeddings().register_forward_hook(_fixing_hook(chunks, vectors))
+    try:
+        output = model(ids, output_hidden_states=True)
+    finally:
+        if handle is not None:
+            handle.remove()
     z = encoder.select(output)
     multipliers = torch.tensor([chunk.multipliers for chunk in chunks], dtype=z.dtype, device=z.device)
     return _emphasized(z, multipliers), output.text_embeds if encoder.gives_pooled else None
 
 
-def _encode_with(encoder: _Encoder, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor | None]:
-    per_text = [tokenize_chunks(encoder.tokenizer, text) for text in texts]
+def usable_embeddings(pipe: Any, embeddings: Embeddings | None) -> Embeddings:
+    """The embeddings with vectors of the right width for every text encoder of the pipeline; others are
+    ignored (the engine tells the user), so both SDXL encoders always see the same positions."""
+    widths = encoder_widths(pipe)
+    return {name: vectors for name, vectors in (embeddings or {}).items()
+            if all(key in vectors and vectors[key].shape[-1] == width for key, width in widths.items())}
+
+
+def _lookup(encoder: _Encoder, embeddings: Embeddings) -> EmbeddingLookup | None:
+    if not embeddings:
+        return None
+    counts = {name: len(vectors[encoder.name]) for name, vectors in embeddings.items()}
+    return EmbeddingLookup(encoder.tokenizer, counts)
+
+
+def _encode_with(
+    encoder: _Encoder, texts: list[str], embeddings: Embeddings
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    lookup = _lookup(encoder, embeddings)
+    vectors = {name: per_encoder[encoder.name] for name, per_encoder in embeddings.items()}
+    per_text = [tokenize_chunks(encoder.tokenizer, text, lookup) for text in texts]
     empty = tokenize_chunks(encoder.tokenizer, "")[0]
     parts, pooled = [], None
     for index in range(max(len(chunks) for chunks in per_text)):
         # Shorter texts are filled with empty chunks, which take part in the emphasis mean as in A1111.
         batch = [chunks[index] if index < len(chunks) else empty for chunks in per_text]
-        z, chunk_pooled = _encode_chunk_batch(encoder, batch)
+        z, chunk_pooled = _encode_chunk_batch(encoder, batch, vectors)
         parts.append(z)
         pooled = chunk_pooled if index == 0 else pooled
     return torch.cat(parts, dim=1), pooled
 
 
 @torch.no_grad()
-def encode_texts(pipe: Any, family: str, texts: list[str], clip_skip: int = 1) -> list[Conditioning]:
+def encode_texts(
+    pipe: Any, family: str, texts: list[str], clip_skip: int = 1, embeddings: Embeddings | None = None
+) -> list[Conditioning]:
     """Encode texts as one A1111 batch (the texts of one prompt schedule): same length, shared emphasis mean."""
-    results = [_encode_with(encoder, texts) for encoder in _encoders(pipe, family, clip_skip)]
+    usable = usable_embeddings(pipe, embeddings)
+    results = [_encode_with(encoder, texts, usable) for encoder in _encoders(pipe, family, clip_skip)]
     embeds = torch.cat([z for z, _ in results], dim=-1)
     pooled = next((p for _, p in results if p is not None), None)
     return [
@@ -209,8 +303,10 @@ def encode_texts(pipe: Any, family: str, texts: list[str], clip_skip: int = 1) -
     ]
 
 
-def _encode_negative(pipe: Any, family: str, texts: list[str], clip_skip: int) -> list[Conditioning]:
-    conditionings = encode_texts(pipe, family, texts, clip_skip)
+def _encode_negative(
+    pipe: Any, family: str, texts: list[str], clip_skip: int, embeddings: Embeddings | None = None
+) -> list[Conditioning]:
+    conditionings = encode_texts(pipe, family, texts, clip_skip, embeddings)
     if family.startswith("sdxl") and all(text == "" for text in texts):
         # A1111 (and diffusers) give SDXL zeros, not the encoded empty string, for an empty negative prompt.
         return [Conditioning(torch.zeros_like(c.embeds), torch.zeros_like(c.pooled)) for c in conditionings]
@@ -232,10 +328,12 @@ def paired(positive: Conditioning, negative: Conditioning, empty: Conditioning) 
     )
 
 
-def encode_prompts(pipe: Any, family: str, prompt: str, negative_prompt: str, clip_skip: int = 1) -> PromptEmbeddings:
+def encode_prompts(
+    pipe: Any, family: str, prompt: str, negative_prompt: str, clip_skip: int = 1, embeddings: Embeddings | None = None
+) -> PromptEmbeddings:
     """A prompt and negative prompt (without LoRA tags or prompt editing) as the pipeline's embeddings."""
-    positive = encode_texts(pipe, family, [prompt], clip_skip)[0]
-    negative = _encode_negative(pipe, family, [negative_prompt], clip_skip)[0]
+    positive = encode_texts(pipe, family, [prompt], clip_skip, embeddings)[0]
+    negative = _encode_negative(pipe, family, [negative_prompt], clip_skip, embeddings)[0]
     return paired(positive, negative, encode_texts(pipe, family, [""], clip_skip)[0])
 
 
@@ -267,15 +365,31 @@ class ConditioningSchedule:
 
 
 def encode_schedules(
-    pipe: Any, family: str, prompt: str, negative_prompt: str, steps: int, clip_skip: int = 1
+    pipe: Any, family: str, prompt: str, negative_prompt: str, steps: int, clip_skip: int = 1,
+    embeddings: Embeddings | None = None,
 ) -> ConditioningSchedule:
     """Expand `[a:b:when]` and `[a|b]` in both prompts and encode every scheduled text."""
     positive = schedule(prompt, steps)
     negative = schedule(negative_prompt, steps)
     return ConditioningSchedule(
         [end for end, _ in positive],
-        encode_texts(pipe, family, [text for _, text in positive], clip_skip),
+        encode_texts(pipe, family, [text for _, text in positive], clip_skip, embeddings),
         [end for end, _ in negative],
-        _encode_negative(pipe, family, [text for _, text in negative], clip_skip),
+        _encode_negative(pipe, family, [text for _, text in negative], clip_skip, embeddings),
         encode_texts(pipe, family, [""], clip_skip)[0],
     )
+
+
+def embeddings_used(
+    pipe: Any, family: str, prompt: str, negative_prompt: str, steps: int, embeddings: Embeddings | None
+) -> list[str]:
+    """The embeddings the encoding of these prompts puts in, in order of first use (for `TI hashes`)."""
+    usable = usable_embeddings(pipe, embeddings)
+    encoder = _encoders(pipe, family, 1)[0]
+    lookup = _lookup(encoder, usable)
+    if lookup is None:
+        return []
+    texts = [text for _, text in [*schedule(prompt, steps), *schedule(negative_prompt, steps)]]
+    names = [name for text in texts for chunk in tokenize_chunks(encoder.tokenizer, text, lookup)
+             for _, name in chunk.fixes]
+    return list(dict.fromkeys(names))
