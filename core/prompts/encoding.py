@@ -137,13 +137,19 @@ class _ChunkBuilder:
         self.tokens, self.multipliers, self.fixes = moved
 
 
+def _comma_id(tokenizer: Any) -> int | None:
+    # One token lookup: get_vocab() would copy the whole 49408-entry vocabulary on every prompt.
+    comma = tokenizer.convert_tokens_to_ids(COMMA)
+    return None if comma == tokenizer.unk_token_id else comma
+
+
 def tokenize_chunks(tokenizer: Any, text: str, embeddings: EmbeddingLookup | None = None) -> list[Chunk]:
     """The prompt's chunks with emphasis multipliers; an empty prompt is one chunk of BOS, EOS and padding.
 
     With `embeddings`, a name found in a segment's tokens takes one position per vector instead."""
     segments = parse_attention(text)
     ids = tokenizer([segment for segment, _ in segments], truncation=False, add_special_tokens=False)["input_ids"]
-    builder = _ChunkBuilder(tokenizer.get_vocab().get(COMMA))
+    builder = _ChunkBuilder(_comma_id(tokenizer))
     for tokens, (segment, weight) in zip(ids, segments):
         if segment == BREAK and weight < 0:
             builder.close()
