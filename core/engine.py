@@ -27,7 +27,7 @@ from core.pipelines.decode import decode_latents
 from core.pipelines.families import family_of
 from core.pipelines.loader import LoadedModel, file_identity, load_model, load_vae
 from core.pipelines.lora import apply_loras
-from core.pipelines.run import BatchSpec, run_batch
+from core.pipelines.run import BatchSpec, encode_request, run_batch
 from core.preview import latents_to_rgb_preview
 from core.prompts.embeddings import EmbeddingCache, describe_widths, encoder_widths, fit_to_encoders, names_in_texts
 from core.prompts.encoding import Embeddings, embeddings_used
@@ -145,9 +145,10 @@ class Engine:
         scheduler = samplers.build_scheduler(request.sampler, request.schedule, loaded.scheduler_config)
         preview = lambda latents: latents_to_rgb_preview(latents, loaded.family.preview_family)  # noqa: E731
         saved: list[Path] = []
+        conditionings = encode_request(loaded, request, job.embeddings)
         for batch_index in range(request.batch_count):
             batch_seeds = job.seeds[batch_index * request.batch_size:(batch_index + 1) * request.batch_size]
-            spec = BatchSpec(request, batch_seeds, batch_index, request.batch_count, job.init_image, job.embeddings)
+            spec = BatchSpec(request, batch_seeds, batch_index, request.batch_count, job.init_image, conditionings)
             latents = run_batch(loaded, spec, scheduler, on_event, cancel, preview)
             images, notice = decode_latents(loaded.pipeline_for(request.mode), latents)
             if notice:

@@ -29,7 +29,7 @@ class BatchSpec:
     batch_index: int
     batch_total: int
     init_image: Image.Image | None
-    embeddings: Embeddings | None = None  # textual inversions by name (see core.prompts.embeddings)
+    conditionings: list[tuple[ConditioningSchedule, float]]  # from encode_request, shared by every batch
 
 
 def cpu_generators(seeds: tuple[int, ...]) -> list[torch.Generator]:
@@ -60,11 +60,14 @@ def _sub_prompts(request: GenerationRequest) -> list[tuple[str, float]]:
     return parts if len(parts) > 1 else [(prompt, 1.0)]
 
 
-def _conditionings(loaded: LoadedModel, pipe: Any, spec: BatchSpec) -> list[tuple[ConditioningSchedule, float]]:
-    request = spec.request
+def encode_request(
+    loaded: LoadedModel, request: GenerationRequest, embeddings: Embeddings | None = None
+) -> list[tuple[ConditioningSchedule, float]]:
+    """The request's conditioning, one schedule per AND part with its weight; encoded once per request."""
+    pipe = loaded.pipeline_for(request.mode)
     return [
         (encode_schedules(pipe, loaded.family.name, text, request.negative_prompt, request.steps,
-                          request.clip_skip, spec.embeddings), weight)
+                          request.clip_skip, embeddings), weight)
         for text, weight in _sub_prompts(request)
     ]
 
@@ -142,7 +145,7 @@ def run_batch(
     pipe.scheduler = scheduler
     if cancel():
         raise GenerationCancelled("Generation cancelled.")
-    parts = _conditionings(loaded, pipe, spec)
+    parts = spec.conditionings
     conditioning = parts[0][0]  # with AND its positive half is replaced by the composition below
     composed = ComposedPrompt(parts, len(spec.seeds)) if len(parts) > 1 else None
     arguments = dict(
