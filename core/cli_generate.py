@@ -129,7 +129,10 @@ def run_generate(
 
     request = request_from_args(args)
     resolver = ModelResolver.from_settings(paths, settings, extra_folders=args.models_dir)
-    engine = Engine(resolver, paths.outputs_dir, device=args.device or settings.device)
+    for problem in settings.problems:
+        print(f"note: {problem}", file=err)
+    # settings.json decides precision, previews, attention slicing, output folder and names; --device wins.
+    engine = Engine.from_settings(resolver, paths, settings, device=args.device)
     reporter = TerminalReporter(out, err, quiet=args.quiet)
     try:
         engine.generate(request, reporter, output_dir=args.out)

@@ -17,14 +17,18 @@ from PIL import Image
 
 from core import infotext, samplers
 from core.device import DevicePlan, plan_device, total_memory_bytes
+from core.engine_options import EngineOptions
 from core.errors import EaselError, GenerationCancelled, RequestError
 from core.events import (
     Cancelled, EngineEvent, EventSink, Failed, Finished, ImageDone, ModelLoading, ModelReady, Notice, Started,
 )
+from core.file_names import NameFields
 from core.images import next_image_path, save_png_atomically
 from core.model_resolution import ModelResolver, ResolvedModel, autov2_when_ready, lora_hash_when_ready
+from core.paths import AppPaths
+from core.pipelines.attention_slicing import set_attention_slicing
 from core.pipelines.decode import decode_latents
-from core.pipelines.families import family_of
+from core.pipelines.families import BANG, ENDOFTEXT, family_of
 from core.pipelines.loader import LoadedModel, file_identity, load_model, load_vae
 from core.pipelines.lora import apply_loras
 from core.pipelines.run import BatchSpec, encode_request, run_batch
@@ -33,7 +37,9 @@ from core.prompts.embeddings import EmbeddingCache, describe_widths, encoder_wid
 from core.prompts.encoding import Embeddings, embeddings_used
 from core.prompts.lora_tags import LoraTag, extract_lora_tags
 from core.request import GenerationRequest, Mode
+from core.settings import Settings
 from core.sizes import check_fits_in_memory, round_to_multiple_of_8
+from core.tokenizer import TokenizerCache
 
 MAX_SEED = 2**32 - 1
 OUT_OF_MEMORY_HINT = "Lower the width, height or batch size, close other apps, or use a smaller model."
@@ -62,20 +68,61 @@ class Engine:
         outputs_dir: Path,
         device: str | None = None,
         load: Callable[..., LoadedModel] = load_model,
+        options: EngineOptions | None = None,
     ) -> None:
         self._resolver = resolver
         self._outputs_dir = outputs_dir
         self._device_override = device
+        self._options = options or EngineOptions()
         self._plan: DevicePlan | None = None
         self._load = load
         self._loaded: LoadedModel | None = None
         self._embedding_files = EmbeddingCache()
+        self._tokenizers = TokenizerCache()
         self.load_count = 0
+
+    def warm_up(self) -> None:
+        """Do now, while nobody waits, the slow parts of a first generation: importing diffusers and
+        building the tokenizers (which holds the GIL and would stall the window mid-generation)."""
+        import diffusers  # noqa: F401
+
+        for pad in (ENDOFTEXT, BANG):
+            self._tokenizers.get(pad)
+        # The hundreds of thousands of objects the imports made live as long as the process: moved out of
+        # the collector's view, a full collection (hundreds of ms with the GIL held) becomes cheap.
+        gc.freeze()
+
+    @classmethod
+    def from_settings(
+        cls, resolver: ModelResolver, paths: AppPaths, settings: Settings, device: str | None = None
+    ) -> "Engine":
+        """An engine as the user's settings ask; `device` (a command-line flag) overrides theirs."""
+        return cls(resolver, settings.outputs_folder(paths.outputs_dir), device=device or settings.device,
+                   options=EngineOptions.from_settings(settings))
+
+    @property
+    def options(self) -> EngineOptions:
+        return self._options
+
+    def configure(self, options: EngineOptions, device: str | None) -> None:
+        """New settings for the next request (`device` None: the best there is); the loaded model is kept
+        unless the device or precision change."""
+        self._options, self._device_override, self._plan = options, device, None
+
+    def apply_settings(self, paths: AppPaths, settings: Settings, device: str | None = None) -> None:
+        """What `from_settings` sets up, for settings changed while the engine runs (output folder too)."""
+        self.configure(EngineOptions.from_settings(settings), device or settings.device)
+        self._outputs_dir = settings.outputs_folder(paths.outputs_dir)
+
+    def use_resolver(self, resolver: ModelResolver) -> None:
+        """Model folders changed: find models through `resolver`; the loaded model stays if it is the same."""
+        self._resolver = resolver
 
     @property
     def plan(self) -> DevicePlan:
         if self._plan is None:
-            self._plan = plan_device(self._device_override)
+            options = self._options
+            self._plan = plan_device(self._device_override, options.precision, options.attention_slicing)
         return self._plan
 
     @property
@@ -83,6 +130,8 @@ class Engine:
         return self._loaded
 
     def unload(self) -> None:
+        if self._loaded is None:
+            return  # a full collection holds the GIL for a noticeable time: only when it frees something
         self._loaded = None
         free_memory()
 
@@ -130,6 +179,7 @@ class Engine:
         init_image = self._init_image(request)
         loras = self._resolve_loras(request, resolved)
         loaded = self._ensure_loaded(resolved, on_event)
+        set_attention_slicing(loaded.base, self.plan.attention_slicing)
         resolved.start_hashing()
         vae_hash = self._ensure_vae(loaded, request)
         lora_hashes = self._ensure_loras(loaded, loras)
@@ -149,7 +199,7 @@ class Engine:
         for batch_index in range(request.batch_count):
             batch_seeds = job.seeds[batch_index * request.batch_size:(batch_index + 1) * request.batch_size]
             spec = BatchSpec(request, batch_seeds, batch_index, request.batch_count, job.init_image, conditionings)
-            latents = run_batch(loaded, spec, scheduler, on_event, cancel, preview)
+            latents = run_batch(loaded, spec, scheduler, on_event, cancel, preview, self._options.preview_every)
             images, notice = decode_latents(loaded.pipeline_for(request.mode), latents)
             if notice:
                 on_event(Notice(notice))
@@ -206,7 +256,7 @@ class Engine:
         on_event(ModelLoading(resolved.name))
         started = time.perf_counter()
         try:
-            self._loaded = self._load(resolved.source, self.plan)
+            self._loaded = self._load(resolved.source, self.plan, tokenizers=self._tokenizers)
         except EaselError:
             raise
         except Exception as error:
@@ -280,8 +330,7 @@ class Engine:
         kind = "img2img-images" if request.mode is Mode.IMG2IMG else "txt2img-images"
         return self._outputs_dir / kind / datetime.date.today().isoformat()
 
-    @staticmethod
-    def _save(job: "Job", image: Image.Image, seed: int) -> ImageDone:
+    def _save(self, job: "Job", image: Image.Image, seed: int) -> ImageDone:
         request = job.request
         extra = {"Lora hashes": job.lora_hashes, "TI hashes": job.ti_hashes}
         text = infotext.infotext_for_request(request, seed, job.resolved.name, job.resolved.model_hash(),
@@ -290,11 +339,17 @@ class Engine:
         request_json = request.replace(seed=seed).to_json_dict()
         try:
             job.folder.mkdir(parents=True, exist_ok=True)
-            path = save_png_atomically(image, next_image_path(job.folder, seed), text, request_json)
+            path = save_png_atomically(image, self._image_path(job, seed), text, request_json)
         except OSError as error:
             return ImageDone(image, seed, text, None,
                              f"Could not save the image in {job.folder}: {error.strerror or error}")
         return ImageDone(image, seed, text, path)
+
+    def _image_path(self, job: "Job", seed: int) -> Path:
+        request = job.request
+        fields = NameFields(seed, job.resolved.name, request.width, request.height, request.sampler, request.steps,
+                            request.cfg_scale, request.prompt)
+        return next_image_path(job.folder, seed, self._options.file_name_pattern, fields)
 
 
 @dataclass(frozen=True)

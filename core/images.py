@@ -8,12 +8,13 @@ import os
 import re
 import secrets
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from PIL import Image, UnidentifiedImageError
 from PIL.PngImagePlugin import PngInfo
 
 from core.errors import EaselError
+from core.file_names import DEFAULT_FILE_NAME_PATTERN, NameFields, render_stem
 
 INFOTEXT_KEY = "parameters"  # what A1111, civitai and image browsers read
 REQUEST_KEY = "easel"  # the full GenerationRequest as JSON, to reproduce exactly
@@ -70,21 +71,66 @@ def save_png_atomically(
     return path
 
 
+# What save_png_atomically names its temporary file: `.NAME.` + 8 hex digits + `.tmp`.
+_TEMP_FILE_NAME = re.compile(r"^\..+\.[0-9a-f]{8}\.tmp$")
+
+
+def remove_stale_temp_files(folder: Path) -> int:
+    """Delete the temporary files that saves killed mid-write left under `folder`; how many went.
+
+    Call it when no save is writing there (at start-up): a save in progress uses the same names.
+    """
+    removed = 0
+    for candidate in Path(folder).rglob(".*.tmp"):
+        if _TEMP_FILE_NAME.match(candidate.name) and candidate.is_file():
+            with contextlib.suppress(FileNotFoundError):
+                candidate.unlink()
+                removed += 1
+    return removed
+
+
 def _sequence_number(file_name: str) -> int | None:
     match = _SEQUENCE_PREFIX.match(file_name)
     return int(match.group(1)) if match else None
 
 
-def next_image_path(folder: Path, seed: int) -> Path:
-    """`folder/NNNNN-seed.png`, numbered one past the highest number already there (from 00000).
+def _number_reader(pattern: str) -> Callable[[str], int | None]:
+    """Reads the [number] out of file names the pattern made; A1111's leading number when it comes first."""
+    before = re.split(r"\[number\]", pattern, maxsplit=1, flags=re.IGNORECASE)[0]
+    if not before:
+        return _sequence_number
+    # Other tokens may be anything; fixed text is matched as written.
+    prefix = "".join(".*?" if re.fullmatch(r"\[\w+\]", part) else re.escape(part)
+                     for part in re.split(r"(\[\w+\])", before) if part)
+    regex = re.compile(f"^{prefix}(\\d+)(?!\\d)")
+
+    def read(file_name: str) -> int | None:
+        match = regex.match(file_name)
+        return int(match.group(1)) if match else None
+
+    return read
+
+
+def next_image_path(
+    folder: Path, seed: int, pattern: str = DEFAULT_FILE_NAME_PATTERN, fields: NameFields | None = None
+) -> Path:
+    """`folder/NNNNN-seed.png` (or what `pattern` makes of `fields`), numbered one past the highest
+    number already there (from 00000); never a name that is taken.
 
     The name is free when returned; it is not reserved against another writer.
     """
     folder = Path(folder)
-    existing = [entry.name for entry in folder.iterdir()] if folder.is_dir() else []
-    numbers = [n for n in map(_sequence_number, existing) if n is not None]
+    fields = fields or NameFields(seed)
+    existing = {entry.name for entry in folder.iterdir()} if folder.is_dir() else set()
+    numbers = [n for n in map(_number_reader(pattern), existing) if n is not None]
     # One past the highest number cannot collide with any numbered name already there.
-    return folder / f"{max(numbers, default=-1) + 1:05}-{seed}.png"
+    number = max(numbers, default=-1) + 1
+    stem = render_stem(pattern, number, fields)
+    name, repeat = f"{stem}.png", 1
+    while name in existing:  # a pattern without [number], or one cut short
+        repeat += 1
+        name = f"{stem}-{repeat}.png"
+    return folder / name
 
 
 def _open_image(path: Path) -> Image.Image:

@@ -69,3 +69,21 @@ def load_clip_tokenizer(pad_token: str = END_OF_TEXT, folder: Path | None = None
     return CleaningCLIPTokenizer.from_pretrained(
         str(folder), pad_token=pad_token, split_special_tokens=True, local_files_only=True
     )
+
+
+class TokenizerCache:
+    """Tokenizers by padding token, built once per engine.
+
+    Building one takes ~0.1 s inside the Rust `tokenizers` library with the GIL held, which stalls
+    every other Python thread (the window's event loop among them); tokenizers are never changed
+    after loading, so models loaded later share them.
+    """
+
+    def __init__(self, folder: Path | None = None) -> None:
+        self._folder = folder
+        self._loaded: dict[str, CleaningCLIPTokenizer] = {}
+
+    def get(self, pad_token: str = END_OF_TEXT) -> CleaningCLIPTokenizer:
+        if pad_token not in self._loaded:
+            self._loaded[pad_token] = load_clip_tokenizer(pad_token, self._folder)
+        return self._loaded[pad_token]

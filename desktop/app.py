@@ -1,16 +1,78 @@
-"""Start the desktop app: settings, the worker thread, the main window."""
+"""Start the desktop app: settings, history, queue, the worker thread and the main window.
+
+The window is built and shown before torch or diffusers are imported: the worker imports them on its
+own thread when the first request (or model list) arrives.
+"""
 
 from __future__ import annotations
 
 import sys
-from typing import Sequence
+from dataclasses import dataclass
+from typing import Callable, Sequence
 
+import shiboken6
+from PySide6.QtCore import QMetaObject, Qt
 from PySide6.QtWidgets import QApplication
 
+from core.history import History
+from core.job_queue import JobQueue
 from core.paths import AppPaths
 from core.settings import Settings
+from desktop.job_dispatcher import JobDispatcher
 from desktop.main_window import MainWindow
-from desktop.worker import InferenceWorker, WorkerThread
+from desktop.worker import InferenceWorker, WorkerThread, settings_copy
+
+
+@dataclass
+class Session:
+    """Everything one run of the app owns; `close()` stops the worker and closes the databases."""
+
+    paths: AppPaths
+    settings: Settings
+    window: MainWindow
+    worker: InferenceWorker
+    thread: WorkerThread
+    history: History
+
+    def close(self) -> None:
+        self.worker.cancel_flag.set()
+        # On the worker's thread, after the current step: its database connection belongs to that thread.
+        QMetaObject.invokeMethod(self.worker, "shut_down", Qt.ConnectionType.BlockingQueuedConnection)
+        self.thread.quit()
+        self.thread.wait()
+        self.history.close()
+        # Delete the Qt objects now, on this thread. Left to Python's garbage collector they could be
+        # destroyed on whichever thread happens to collect them, and Qt aborts on a widget deleted there.
+        for qt_object in (self.window, self.worker, self.thread):
+            if shiboken6.isValid(qt_object):
+                shiboken6.delete(qt_object)
+
+
+def start_session(paths: AppPaths, confirm: Callable[[str], bool] | None = None, show: bool = True) -> Session:
+    settings = Settings.load(paths.settings_file)
+    history = History.open(paths.history_db)
+    dispatcher = JobDispatcher(JobQueue(paths.home / "queue.json"))
+    worker = InferenceWorker(paths, settings_copy(settings))
+    thread = WorkerThread(worker)
+    window = MainWindow(worker, paths, settings, dispatcher, history, confirm=confirm)
+    if show:
+        window.show()  # before the worker thread starts importing torch
+    thread.start()
+    QMetaObject.invokeMethod(worker, "recover_images", Qt.ConnectionType.QueuedConnection)
+    for problem in [*settings.problems, *([history.notice] if history.notice else [])]:
+        window.notifications.show_warning(problem)
+    _offer_restored_queue(window, dispatcher)
+    window.load_token_counter()
+    window.request_model_list()
+    return Session(paths, settings, window, worker, thread, history)
+
+
+def _offer_restored_queue(window: MainWindow, dispatcher: JobDispatcher) -> None:
+    waiting = len(dispatcher.queue)
+    if dispatcher.paused and waiting:
+        message = window.notifications.show_info(
+            f"{waiting} queued request(s) from the last session are waiting.", timeout_ms=0)
+        message.add_action("Run queue", dispatcher.resume, closes=True)
 
 
 def run_app(argv: Sequence[str] = ()) -> int:
@@ -18,15 +80,8 @@ def run_app(argv: Sequence[str] = ()) -> int:
     app.setApplicationName("Easel")
     app.setOrganizationName("Easel")
     paths = AppPaths.from_environment().ensure()
-    settings = Settings.load(paths.settings_file)
-    worker = InferenceWorker(paths, settings)
-    thread = WorkerThread(worker)
-    window = MainWindow(worker)
-    thread.start()
-    window.show()
-    window.request_model_list()
+    session = start_session(paths)
     try:
         return app.exec()
     finally:
-        thread.quit()
-        thread.wait()
+        session.close()

@@ -1,148 +1,545 @@
-"""A minimal main window: model, prompt, a few settings, Generate/Cancel, progress and the image."""
+"""The main window: parameters on the left, the image in the middle, gallery, details and queue in docks."""
 
 from __future__ import annotations
 
-from PIL.ImageQt import ImageQt
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QKeySequence, QPixmap, QShortcut
+from pathlib import Path
+from typing import Any, Callable
+
+from PySide6.QtCore import QUrl, Qt, Signal
+from PySide6.QtGui import QDesktopServices, QGuiApplication, QImage
 from PySide6.QtWidgets import (
-    QComboBox, QFormLayout, QHBoxLayout, QLabel, QMainWindow, QPlainTextEdit, QProgressBar, QPushButton,
-    QSpinBox, QDoubleSpinBox, QVBoxLayout, QWidget,
+    QDockWidget, QFileDialog, QFrame, QHBoxLayout, QMainWindow, QMessageBox, QPushButton, QScrollArea, QSplitter,
+    QStackedWidget, QTabBar, QVBoxLayout, QWidget,
 )
 
-from core.events import (
-    Cancelled, EngineEvent, Failed, Finished, ImageDone, ModelLoading, Notice, Progress, Started,
-)
-from core.request import GenerationRequest
-from core.samplers import SAMPLER_NAMES
-from desktop.worker import InferenceWorker
+from core.events import EngineEvent, Failed, ImageDone, ModelLoading, ModelReady, Notice, Progress, Started
+from core.history import History, HistoryEntry
+from core.paths import AppPaths
+from core.request import GenerationRequest, Mode
+from core.settings import Settings
+from desktop.actions import WindowActions, install_menu_bar
+from desktop.background import BackgroundTasks
+from desktop.gallery import GalleryView
+from desktop.image_details import ImageDetails
+from desktop.image_view import ImageView
+from desktop.img2img_panel import Img2imgPanel
+from desktop.job_dispatcher import JobDispatcher
+from desktop.notifications import NotificationArea
+from desktop.params_panel import ParamsPanel
+from desktop.platform_actions import reveal_in_file_manager
+from desktop.progress_panel import ProgressPanel
+from desktop.queue_panel import QueuePanel
+from desktop.ui_state import UiState
+from desktop.welcome import WelcomeView
+from desktop.worker import InferenceWorker, settings_copy
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp"}
+MODEL_SUFFIXES = {".safetensors", ".sft", ".ckpt", ".pt", ".pth", ".bin"}
+MODES = (("Generate", Mode.TXT2IMG), ("Img2img", Mode.IMG2IMG), ("Inpaint", None), ("Pose / ControlNet", None))
+UNAVAILABLE_MODE_TIP = "Arrives with the canvas (inpaint) and pose editor (ControlNet) work."
 
 
 class MainWindow(QMainWindow):
-    generate_requested = Signal(object)
+    generate_requested = Signal(object)  # kept for callers that bypass the queue
     models_requested = Signal()
+    settings_changed = Signal(object)
 
-    def __init__(self, worker: InferenceWorker) -> None:
+    def __init__(self, worker: InferenceWorker, paths: AppPaths, settings: Settings,
+                 dispatcher: JobDispatcher, history: History,
+                 confirm: Callable[[str], bool] | None = None) -> None:
         super().__init__()
         self._worker = worker
+        self._paths = paths
+        self._settings = settings
+        self._dispatcher = dispatcher
+        self._history = history
+        self._confirm = confirm or self._ask
+        self._tasks = BackgroundTasks(parent=self)
+        self._ui_state = UiState(paths.home / "ui-state.ini")
+        self._shown_entry: HistoryEntry | None = None
+        self._unsaved: dict[int, ImageDone] = {}
+        self._devices: tuple[str, ...] = ("cpu",)  # until the worker has looked (it imports torch)
         self.setWindowTitle("Easel")
-        self.resize(1100, 720)
+        self.setAcceptDrops(True)
+        self.actions_ = WindowActions.create(self)
         self._build()
-        self.generate_requested.connect(worker.generate)
-        self.models_requested.connect(worker.list_models)
-        worker.event.connect(self.on_engine_event)
-        worker.models_listed.connect(self.on_models_listed)
-        worker.busy_changed.connect(self._on_busy)
-        QShortcut(QKeySequence("Ctrl+Return"), self, activated=self.generate)
-        QShortcut(QKeySequence(Qt.Key.Key_Escape), self, activated=self.cancel)
+        self._connect()
+        self._restore_state()
+
+    # ----- construction -------------------------------------------------------------------------
 
     def _build(self) -> None:
-        self.model_box = QComboBox()
-        self.prompt_edit = QPlainTextEdit(placeholderText="Prompt")
-        self.negative_edit = QPlainTextEdit(placeholderText="Negative prompt")
-        for editor in (self.prompt_edit, self.negative_edit):
-            editor.setMaximumHeight(110)
-        self.sampler_box = QComboBox()
-        self.sampler_box.addItems(list(SAMPLER_NAMES))
-        self.steps_spin = QSpinBox(minimum=1, maximum=150, value=20)
-        self.cfg_spin = QDoubleSpinBox(minimum=1.0, maximum=30.0, singleStep=0.5, value=7.0)
-        self.seed_spin = QSpinBox(minimum=-1, maximum=2**31 - 1, value=-1, specialValueText="random")
-        self.width_spin = QSpinBox(minimum=64, maximum=4096, singleStep=64, value=512)
-        self.height_spin = QSpinBox(minimum=64, maximum=4096, singleStep=64, value=512)
-        self.generate_button = QPushButton("Generate", clicked=self.generate)
-        self.cancel_button = QPushButton("Cancel", clicked=self.cancel, enabled=False)
-        self.progress = QProgressBar()
-        self.status = QLabel("Ready")
-        self.image_label = QLabel(alignment=Qt.AlignmentFlag.AlignCenter)
-        self.image_label.setMinimumSize(256, 256)
+        self.params = ParamsPanel()
+        self.img2img = Img2imgPanel(self._paths.cache_dir / "init-images")
+        self.img2img.hide()
+        self.generate_button = QPushButton("Generate")
+        self.generate_button.setDefault(True)
+        self.generate_button.setToolTip("Ctrl+Enter (⌘↩ on a Mac). Pressing it while busy adds to the queue.")
+        self.progress = ProgressPanel()
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.addWidget(self.params, 1)
+        left_layout.addWidget(self.img2img)
+        left_layout.addWidget(self.generate_button)
+        left_layout.addWidget(self.progress)
+        left.setMinimumWidth(340)
 
-        form = QFormLayout()
-        for label, widget in (("Model", self.model_box), ("Prompt", self.prompt_edit),
-                              ("Negative", self.negative_edit), ("Sampler", self.sampler_box),
-                              ("Steps", self.steps_spin), ("CFG scale", self.cfg_spin), ("Seed", self.seed_spin),
-                              ("Width", self.width_spin), ("Height", self.height_spin)):
-            form.addRow(label, widget)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.generate_button)
-        buttons.addWidget(self.cancel_button)
-        panel = QVBoxLayout()
-        panel.addLayout(form)
-        panel.addLayout(buttons)
-        panel.addWidget(self.progress)
-        panel.addWidget(self.status)
-        panel.addStretch()
-        root = QHBoxLayout()
-        side = QWidget()
-        side.setLayout(panel)
-        side.setFixedWidth(360)
-        root.addWidget(side)
-        root.addWidget(self.image_label, 1)
-        central = QWidget()
-        central.setLayout(root)
-        self.setCentralWidget(central)
+        self.mode_tabs = QTabBar()
+        for index, (label, mode) in enumerate(MODES):
+            self.mode_tabs.addTab(label)
+            if mode is None:
+                self.mode_tabs.setTabEnabled(index, False)
+                self.mode_tabs.setTabToolTip(index, UNAVAILABLE_MODE_TIP)
+        self.notifications = NotificationArea()
+        self.image_view = ImageView()
+        self.welcome = WelcomeView(self._paths, self._settings)
+        self.welcome_page = QScrollArea(widgetResizable=True, frameShape=QFrame.Shape.NoFrame)
+        self.welcome_page.setWidget(self.welcome)  # its cards may be wider than a small window
+        self.center_stack = QStackedWidget()
+        self.center_stack.addWidget(self.image_view)
+        self.center_stack.addWidget(self.welcome_page)
+        center = QWidget()
+        center_layout = QVBoxLayout(center)
+        center_layout.setContentsMargins(0, 0, 0, 0)
+        tabs_row = QHBoxLayout()
+        tabs_row.addWidget(self.mode_tabs)
+        tabs_row.addStretch()
+        center_layout.addLayout(tabs_row)
+        center_layout.addWidget(self.notifications)
+        center_layout.addWidget(self.center_stack, 1)
 
-    def request_model_list(self) -> None:
-        self.status.setText("Looking for models ...")
-        self.models_requested.emit()
+        self.splitter = QSplitter()
+        self.splitter.addWidget(left)
+        self.splitter.addWidget(center)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([380, 820])
+        self.setCentralWidget(self.splitter)
 
-    def on_models_listed(self, entries: list) -> None:
-        self.model_box.clear()
-        for entry in entries:
-            self.model_box.addItem(f"{entry.name}  [{entry.architecture}]", str(entry.path))
-        self.status.setText(f"{len(entries)} checkpoint(s) found" if entries else
-                            "No checkpoints found: put .safetensors files in Easel's models folder.")
+        self.gallery = GalleryView(self._history, strip=True)
+        self.details = ImageDetails()
+        self.queue_panel = QueuePanel(self._dispatcher.queue)
+        self.gallery_dock = self._dock("Gallery", self.gallery, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.details_dock = self._dock("Details", self.details, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.queue_dock = self._dock("Queue", self.queue_panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.tabifyDockWidget(self.details_dock, self.queue_dock)
+        self.details_dock.raise_()
+        toggles = [dock.toggleViewAction() for dock in (self.gallery_dock, self.details_dock, self.queue_dock)]
+        install_menu_bar(self.menuBar(), self.actions_, toggles)
+        self.addActions(self.actions_.all())
+        self.resize(1280, 820)
+
+    def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"{title.lower()}-dock")  # saveState needs stable names
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _connect(self) -> None:
+        a = self.actions_
+        worker = self._worker
+        self.generate_button.clicked.connect(self.generate)
+        a.generate.triggered.connect(self.generate)
+        a.cancel.triggered.connect(self.cancel)
+        self.progress.cancel_requested.connect(self.cancel)
+        self.params.generate_requested.connect(self.generate)
+        self.models_requested.connect(worker.list_models)
+        self.settings_changed.connect(worker.apply_settings)
+        self._dispatcher.dispatch.connect(worker.generate)
+        self._dispatcher.running_changed.connect(self._on_running_changed)
+        worker.busy_changed.connect(self._dispatcher.on_worker_busy)
+        worker.event.connect(self.on_engine_event)
+        worker.models_listed.connect(self.on_models_listed)
+        worker.devices_found.connect(self._on_devices_found)
+        worker.recorded.connect(self._on_recorded)
+        worker.history_failed.connect(self.notifications.show_warning)
+        worker.history_changed.connect(self.gallery.refresh)
+        self.mode_tabs.currentChanged.connect(self._on_mode_changed)
+        self.img2img.problem.connect(self.notifications.show_warning)
+
+        self.gallery.entry_selected.connect(self.show_entry)
+        self.gallery.entry_activated.connect(self.show_entry)
+        for source in (self.gallery, self.details):  # the context menu and the panel offer the same actions
+            source.reuse_requested.connect(self.reuse_fields)
+            source.send_to_requested.connect(self.send_to)
+            source.delete_requested.connect(self.delete_entry)
+        self.welcome.install_root_chosen.connect(lambda path: self._add_folder_setting("install_roots", path))
+        self.welcome.model_folder_chosen.connect(lambda path: self._add_folder_setting("model_folders", path))
+        self.welcome.checkpoint_file_chosen.connect(self.add_model_file)
+        self.welcome.download_finished.connect(lambda path: self.request_model_list())
+
+        a.open_image.triggered.connect(self.choose_image)
+        a.add_model_file.triggered.connect(self.choose_model_file)
+        a.add_model_folder.triggered.connect(self.choose_model_folder)
+        a.save_image_as.triggered.connect(self.save_shown_image_as)
+        a.settings.triggered.connect(self.open_settings)
+        a.quit.triggered.connect(self.close)
+        a.copy_infotext.triggered.connect(self.copy_infotext)
+        a.paste_parameters.triggered.connect(self.paste_parameters)
+        a.zoom_in.triggered.connect(lambda: self.image_view.zoom_by(1.25))
+        a.zoom_out.triggered.connect(lambda: self.image_view.zoom_by(0.8))
+        a.fit.triggered.connect(self.image_view.fit)
+        a.actual_size.triggered.connect(self.image_view.actual_size)
+        a.history_browser.triggered.connect(self.open_history_browser)
+        a.reuse_parameters.triggered.connect(self._reuse_shown)
+        a.send_to_img2img.triggered.connect(self._send_shown_to_img2img)
+        a.reveal.triggered.connect(self._reveal_shown)
+        a.delete_image.triggered.connect(self._delete_shown)
+        a.minimize.triggered.connect(self.showMinimized)
+        a.open_data_folder.triggered.connect(
+            lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(self._paths.home))))
+        a.about.triggered.connect(self._about)
+
+    # ----- generating ---------------------------------------------------------------------------
 
     def build_request(self) -> GenerationRequest:
-        return GenerationRequest(
-            model=self.model_box.currentData() or "",
-            prompt=self.prompt_edit.toPlainText(),
-            negative_prompt=self.negative_edit.toPlainText(),
-            sampler=self.sampler_box.currentText(),
-            steps=self.steps_spin.value(),
-            cfg_scale=self.cfg_spin.value(),
-            seed=self.seed_spin.value(),
-            width=self.width_spin.value(),
-            height=self.height_spin.value(),
-        )
+        request = self.params.to_request()
+        if self.current_mode is Mode.IMG2IMG:
+            request = request.replace(mode=Mode.IMG2IMG, init_image=self.img2img.init_image,
+                                      denoising_strength=self.img2img.strength)
+        return request
+
+    @property
+    def current_mode(self) -> Mode:
+        return MODES[self.mode_tabs.currentIndex()][1] or Mode.TXT2IMG
 
     def generate(self) -> None:
-        if not self.model_box.currentData():
-            self.status.setText("Choose a model first.")
+        request = self.build_request()
+        if not request.model:
+            self.notifications.show_warning("Choose a model first, or add one with File → Add Model File…")
             return
-        self.generate_requested.emit(self.build_request())
+        if request.mode is Mode.IMG2IMG and request.init_image is None:
+            self.notifications.show_warning("Img2img needs an init image: drop one on the panel or choose a file.")
+            return
+        if self._dispatcher.busy:
+            self.statusBar().showMessage(f"Queued ({len(self._dispatcher.queue) + 1} waiting)", 4000)
+            self.queue_dock.raise_()
+        self._dispatcher.submit(request)
 
     def cancel(self) -> None:
-        self._worker.cancel_flag.set()
-        self.status.setText("Cancelling ...")
+        if self._dispatcher.busy:
+            self._worker.cancel_flag.set()
+            self.statusBar().showMessage("Cancelling…")
 
-    def _on_busy(self, busy: bool) -> None:
-        self.generate_button.setEnabled(not busy)
-        self.cancel_button.setEnabled(busy)
+    def _on_running_changed(self, request: GenerationRequest | None) -> None:
+        self.queue_panel.set_running(request)
 
     def on_engine_event(self, event: EngineEvent) -> None:
         """Every engine event arrives here, on the main thread."""
+        self.progress.handle(event)
         if isinstance(event, ModelLoading):
-            self.status.setText(f"Loading model {event.name} ...")
+            self.statusBar().showMessage(f"Loading model {event.name}…")
+        elif isinstance(event, ModelReady):
+            self.statusBar().showMessage(f"{event.name} loaded in {event.seconds:.1f} s", 5000)
         elif isinstance(event, Started):
-            self.status.setText(" ".join(event.notices) or f"Generating, seed {event.seeds[0]}")
-        elif isinstance(event, Progress):
-            self.progress.setMaximum(event.total)
-            self.progress.setValue(event.step)
-            if event.preview is not None:
-                self._show(event.preview)
+            for notice in event.notices:
+                self.notifications.show_info(notice)
+        elif isinstance(event, Progress) and event.preview is not None:
+            self.image_view.set_image(event.preview)
         elif isinstance(event, Notice):
-            self.status.setText(event.text)
+            self.notifications.show_info(event.text)
         elif isinstance(event, ImageDone):
-            self._show(event.image)
-            self.status.setText(f"Saved {event.path}" if event.path else f"Not saved: {event.save_error}")
-        elif isinstance(event, Finished):
-            self.status.setText(f"Done in {event.seconds:.1f} s")
-        elif isinstance(event, Cancelled):
-            self.status.setText("Cancelled")
+            self._on_image_done(event)
         elif isinstance(event, Failed):
-            self.status.setText(f"{event.message} {event.hint}".strip())
+            self.notifications.show_error(event.message, event.hint, event.details)
 
-    def _show(self, image) -> None:  # type: ignore[no-untyped-def]
-        pixmap = QPixmap.fromImage(ImageQt(image.convert("RGBA")))
-        self.image_label.setPixmap(pixmap.scaled(self.image_label.size(), Qt.AspectRatioMode.KeepAspectRatio,
-                                                 Qt.TransformationMode.SmoothTransformation))
+    def _on_image_done(self, done: ImageDone) -> None:
+        self.image_view.set_image(done.image)
+        self.params.set_last_seed(done.seed)
+        if done.path is None:
+            self._keep_unsaved(done)
+
+    def _keep_unsaved(self, done: ImageDone) -> None:
+        key = id(done)
+        self._unsaved[key] = done
+        self.notifications.show_error(
+            "The image could not be saved; it is kept in memory until you save it.", done.save_error or "",
+            actions=[("Save as…", lambda: self._save_unsaved(key))])
+
+    def _save_unsaved(self, key: int) -> bool:
+        """True once saved, which closes the message that offered it."""
+        done = self._unsaved.get(key)
+        if done is not None and self._save_image_as(done.image, done.infotext, f"{done.seed}.png"):
+            del self._unsaved[key]
+            return True
+        return False
+
+    def _on_recorded(self, entry: HistoryEntry) -> None:
+        self.gallery.add_entry(entry)
+        self._shown_entry = entry
+        self.details.show_entry(entry)
+
+    # ----- models and settings ------------------------------------------------------------------
+
+    def load_token_counter(self) -> None:
+        """The tokenizer loads off the main thread; until then the editors show no counts."""
+        from core.prompts.token_count import load_token_counter
+
+        self._tasks.run(load_token_counter, self.params.set_token_counter,
+                        lambda error: self.statusBar().showMessage(f"Token counts unavailable: {error}", 8000))
+
+    def request_model_list(self) -> None:
+        self.statusBar().showMessage("Looking for models…")
+        self.models_requested.emit()
+
+    def on_models_listed(self, entries: list) -> None:
+        checkpoints = [e for e in entries if e.kind == "checkpoint" and e.supported]
+        self.params.set_models(checkpoints)
+        self.params.set_vaes(sorted(e.name for e in entries if e.kind == "vae" and e.supported))
+        self.center_stack.setCurrentWidget(self.image_view if checkpoints else self.welcome_page)
+        self.statusBar().showMessage(f"{len(checkpoints)} checkpoint(s) found" if checkpoints else
+                                     "No checkpoints yet: choose how to get one.", 5000)
+
+    def _on_devices_found(self, devices: tuple) -> None:
+        self._devices = tuple(devices)
+
+    def _save_settings(self) -> None:
+        self._settings.save(self._paths.settings_file)
+        self.settings_changed.emit(settings_copy(self._settings))
+        self.request_model_list()
+
+    def _add_folder_setting(self, field: str, path: Path) -> None:
+        folders: list[str] = getattr(self._settings, field)
+        if str(path) not in folders:
+            folders.append(str(path))
+        self._save_settings()
+
+    def open_settings(self) -> None:
+        from desktop.settings_dialog import SettingsDialog
+
+        dialog = SettingsDialog(self._settings, self._paths, devices=self._devices, parent=self)
+        if dialog.exec():
+            self._settings = dialog.result_settings()
+            self.welcome.set_hub_endpoint(self._settings.hub_endpoint)
+            self.settings_changed.emit(settings_copy(self._settings))
+            self.request_model_list()
+
+    def choose_model_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Add a model file", "",
+                                              "Models (*.safetensors *.ckpt *.pt *.pth *.bin)")
+        if path:
+            self.add_model_file(Path(path))
+
+    def choose_model_folder(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Add a folder of models (or an A1111/ComfyUI folder)")
+        if path:
+            from core.models.scan import install_layout
+
+            field = "install_roots" if install_layout(Path(path)) else "model_folders"
+            self._add_folder_setting(field, Path(path))
+
+    def add_model_file(self, path: Path) -> None:
+        """Link or copy the file into Easel's models folder, off the main thread (a copy can take minutes)."""
+        from core.models.install import install_model_file
+
+        self.statusBar().showMessage(f"Adding {path.name}…")
+        self._tasks.run(lambda: install_model_file(path, self._paths.models_dir),
+                        self._on_model_added, self._on_task_error)
+
+    def _on_model_added(self, target: Path) -> None:
+        self.notifications.show_info(f"Added {target.name} to {target.parent}.")
+        self.request_model_list()
+
+    def _on_task_error(self, error: Exception) -> None:
+        self.notifications.show_error(getattr(error, "message", str(error)), getattr(error, "hint", ""))
+
+    # ----- images -------------------------------------------------------------------------------
+
+    def choose_image(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open an image", "", "Images (*.png *.jpg *.jpeg *.webp)")
+        if path:
+            self.open_image(Path(path))
+
+    def open_image(self, path: Path) -> None:
+        """Show the image and what made it (A1111, ComfyUI, InvokeAI, Fooocus, NovelAI) — the PNG Info tab."""
+        from core.errors import EaselError
+        from core.metadata.reader import read_generation_metadata
+
+        try:
+            metadata = read_generation_metadata(path)
+        except EaselError as error:
+            self.notifications.show_error(error.message, error.hint)
+            return
+        image = QImage(str(path))
+        if image.isNull():
+            self.notifications.show_error(f"{path.name} is not an image Easel can open.",
+                                          "Open a PNG, JPEG or WebP file.")
+            return
+        self.image_view.set_image(image)
+        self.center_stack.setCurrentWidget(self.image_view)
+        self._shown_entry = None
+        self.details.show_metadata(path, metadata)
+        self.details_dock.raise_()
+        if metadata is None:
+            self.notifications.show_info(f"{path.name} carries no generation settings.")
+
+    def show_entry(self, entry: HistoryEntry) -> None:
+        self._shown_entry = entry
+        self.details.show_entry(entry)
+        image = QImage(str(entry.path))
+        if image.isNull():
+            self.notifications.show_warning(f"{entry.path} is missing; it was moved or deleted outside Easel.")
+            return
+        self.center_stack.setCurrentWidget(self.image_view)
+        self.image_view.set_image(image)
+
+    def reuse_fields(self, fields: dict) -> None:
+        not_applied = self.params.apply_fields(fields)
+        if "model" in not_applied:
+            self.notifications.show_warning(
+                f"The model '{fields.get('model')}' is not installed; the other parameters were filled in.")
+        elif not_applied:
+            self.notifications.show_info(f"Not applied: {', '.join(not_applied)}.")
+        self.statusBar().showMessage("Parameters filled in", 4000)
+
+    def send_to(self, mode: str, path: Path) -> None:
+        if mode == "img2img":
+            self.mode_tabs.setCurrentIndex(1)
+            self.img2img.set_init_image(Path(path))
+        else:
+            self.notifications.show_info(f"{mode.capitalize()} is not available yet. {UNAVAILABLE_MODE_TIP}")
+
+    def delete_entry(self, entry_id: int) -> None:
+        entry = self._history.get(entry_id)
+        if entry is None or not self._confirm(f"Move {entry.path.name} to the trash?"):
+            return
+        import send2trash
+
+        try:
+            self._history.delete(entry_id, send2trash.send2trash)
+        except OSError as error:
+            self.notifications.show_error(f"Could not move {entry.path.name} to the trash: {error}")
+            return
+        self.gallery.remove_entry(entry_id)
+        if self._shown_entry is not None and self._shown_entry.id == entry_id:
+            self._shown_entry = None
+            self.details.clear()
+            self.image_view.clear()
+
+    def copy_infotext(self) -> None:
+        if self._shown_entry is not None:
+            QGuiApplication.clipboard().setText(self._shown_entry.infotext)
+
+    def paste_parameters(self) -> None:
+        from core.metadata.reader import from_text
+
+        metadata = from_text(QGuiApplication.clipboard().text())
+        if metadata is None:
+            self.notifications.show_warning("The clipboard holds no generation parameters (A1111 infotext).")
+            return
+        self.reuse_fields(metadata.request_fields)
+
+    def save_shown_image_as(self) -> None:
+        if self._shown_entry is not None:
+            from PIL import Image
+
+            with Image.open(self._shown_entry.path) as image:
+                image.load()
+                self._save_image_as(image, self._shown_entry.infotext, self._shown_entry.path.name)
+
+    def _save_image_as(self, image: Any, infotext: str, suggested: str) -> bool:
+        from core.images import save_png_atomically
+
+        path, _ = QFileDialog.getSaveFileName(self, "Save image as", suggested, "PNG image (*.png)")
+        if not path:
+            return False
+        try:
+            save_png_atomically(image, Path(path), infotext, None)
+        except OSError as error:
+            self.notifications.show_error(f"Could not save {Path(path).name}: {error.strerror or error}",
+                                          "Choose another folder; the image is still in memory.")
+            return False
+        return True
+
+    def _reuse_shown(self) -> None:
+        if self._shown_entry is not None:
+            self.details.reuse_button.click()
+
+    def _send_shown_to_img2img(self) -> None:
+        if self._shown_entry is not None:
+            self.send_to("img2img", self._shown_entry.path)
+
+    def _reveal_shown(self) -> None:
+        if self._shown_entry is not None:
+            reveal_in_file_manager(self._shown_entry.path)
+
+    def _delete_shown(self) -> None:
+        if self._shown_entry is not None:
+            self.delete_entry(self._shown_entry.id)
+
+    def open_history_browser(self) -> None:
+        browser = GalleryView(self._history, strip=False)
+        browser.setWindowTitle("Easel — History")
+        browser.setWindowFlag(Qt.WindowType.Window)
+        browser.setParent(self, Qt.WindowType.Window)
+        browser.entry_selected.connect(self.show_entry)
+        browser.resize(900, 640)
+        browser.show()
+
+    def _on_mode_changed(self, index: int) -> None:
+        self.img2img.setVisible(MODES[index][1] is Mode.IMG2IMG)
+
+    def _about(self) -> None:
+        QMessageBox.about(self, "About Easel", "Easel — a native desktop studio for Stable Diffusion.")
+
+    @staticmethod
+    def _ask(question: str) -> bool:
+        answer = QMessageBox.question(None, "Easel", question)
+        return answer == QMessageBox.StandardButton.Yes
+
+    # ----- drag and drop ------------------------------------------------------------------------
+
+    def dragEnterEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+        if any(url.isLocalFile() for url in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+        paths = [Path(url.toLocalFile()) for url in event.mimeData().urls() if url.isLocalFile()]
+        self.open_dropped(paths)
+        event.acceptProposedAction()
+
+    def open_dropped(self, paths: list[Path]) -> None:
+        for path in paths:
+            suffix = path.suffix.lower()
+            if suffix in IMAGE_SUFFIXES:
+                self.open_image(path)
+            elif suffix in MODEL_SUFFIXES:
+                self.add_model_file(path)
+            else:
+                self.notifications.show_warning(
+                    f"{path.name}: drop an image (PNG, JPEG, WebP) to see its parameters, or a model file to add it.")
+
+    # ----- state --------------------------------------------------------------------------------
+
+    def _restore_state(self) -> None:
+        state = self._ui_state
+        geometry = state.bytes_value("window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        layout = state.bytes_value("window/state")
+        if layout is not None:
+            self.restoreState(layout)
+        splitter = state.bytes_value("window/splitter")
+        if splitter is not None:
+            self.splitter.restoreState(splitter)
+        params = state.json_value("params")
+        if isinstance(params, dict):
+            self.params.restore(params)
+        mode = state.json_value("mode")
+        if isinstance(mode, int) and 0 <= mode < len(MODES) and MODES[mode][1] is not None:
+            self.mode_tabs.setCurrentIndex(mode)
+
+    def save_state(self) -> None:
+        state = self._ui_state
+        state.set_bytes("window/geometry", self.saveGeometry())
+        state.set_bytes("window/state", self.saveState())
+        state.set_bytes("window/splitter", self.splitter.saveState())
+        state.set_json("params", self.params.state())
+        state.set_json("mode", self.mode_tabs.currentIndex())
+        state.sync()
+
+    def closeEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+        self.save_state()
+        self._worker.cancel_flag.set()
+        self.welcome.shutdown()
+        super().closeEvent(event)

@@ -8,7 +8,11 @@ import socket
 
 import pytest
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# No display here: Qt's offscreen platform, with a desktop-sized screen (its default is 800x600, smaller
+# than the main window, so restored geometry would be clamped).
+if os.environ.get("QT_QPA_PLATFORM", "offscreen") == "offscreen":
+    _SCREEN = os.path.join(os.path.dirname(__file__), "offscreen-screen.json")
+    os.environ["QT_QPA_PLATFORM"] = f"offscreen:configfile={_SCREEN}"
 
 
 class NetworkAccessError(AssertionError):

@@ -16,7 +16,7 @@ from core.offline import enforce_offline
 from core.pipelines.families import Family, family_of
 from core.pipelines.fast_load import load_diffusers_component, load_text_encoder
 from core.request import Mode
-from core.tokenizer import load_clip_tokenizer
+from core.tokenizer import TokenizerCache
 
 SKIPPED_COMPONENTS = {"tokenizer", "tokenizer_2", "safety_checker", "feature_extractor", "image_encoder"}
 
@@ -158,15 +158,16 @@ def load_vae(path: Path, config_dir: Path, plan: DevicePlan) -> Any:
     return load_diffusers_component(AutoencoderKL, load_state_dict(path), config_dir, "vae", plan.dtype, plan.device)
 
 
-def load_model(source: ModelSource, plan: DevicePlan) -> LoadedModel:
+def load_model(source: ModelSource, plan: DevicePlan, tokenizers: TokenizerCache | None = None) -> LoadedModel:
     enforce_offline()
     import diffusers
 
     family = family_of(source.architecture)
     class_name = family.pipeline_class_name(Mode.TXT2IMG if family.txt2img else Mode.IMG2IMG, source.inpaint)
     pipeline_class = getattr(diffusers, class_name)
-    tokenizers = {name: load_clip_tokenizer(pad) for name, pad in family.tokenizer_pads.items()}
-    extra = {**tokenizers, **_absent_optional_parts(pipeline_class)}
+    tokenizers = tokenizers or TokenizerCache()
+    extra = {**{name: tokenizers.get(pad) for name, pad in family.tokenizer_pads.items()},
+             **_absent_optional_parts(pipeline_class)}
     if source.is_diffusers_folder:
         pipe = pipeline_class.from_pretrained(source.path, local_files_only=True, torch_dtype=plan.dtype, **extra)
     else:

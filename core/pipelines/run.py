@@ -18,7 +18,6 @@ from core.prompts import extract_lora_tags, split_and
 from core.prompts.encoding import ConditioningSchedule, Embeddings, PromptEmbeddings, encode_schedules
 from core.request import GenerationRequest, Mode
 
-PREVIEW_EVERY_N_STEPS = 2
 NEUTRAL_GRAY = (127, 127, 127)
 
 
@@ -112,6 +111,7 @@ def _step_callback(
     on_progress: Callable[[Progress], None],
     cancel: CancelCheck,
     preview: Callable[[torch.Tensor], Image.Image] | None,
+    preview_every: int,
     spec: BatchSpec,
     switch_prompt: Callable[[Any, int], dict[str, torch.Tensor]],
 ) -> Callable[..., dict[str, Any]]:
@@ -122,7 +122,7 @@ def _step_callback(
             raise GenerationCancelled("Generation cancelled.")
         step, total = index + 1, pipe.num_timesteps
         image = None
-        if preview is not None and (step % PREVIEW_EVERY_N_STEPS == 0 or step == total):
+        if preview is not None and preview_every > 0 and (step % preview_every == 0 or step == total):
             image = preview(tensors["latents"])
         on_progress(Progress(step, total, time.perf_counter() - started, spec.batch_index, spec.batch_total, image))
         # The callback runs after model call `index`; what it returns conditions call `index + 1`.
@@ -137,9 +137,12 @@ def run_batch(
     scheduler: Any,
     on_progress: Callable[[Progress], None],
     cancel: CancelCheck,
-    preview: Callable[[torch.Tensor], Image.Image] | None = None,
+    preview: Callable[[torch.Tensor], Image.Image] | None,
+    preview_every: int,
 ) -> torch.Tensor:
-    """Run the sampler and return the final latents (decoding is separate, see decode.py)."""
+    """Run the sampler and return the final latents (decoding is separate, see decode.py).
+
+    A preview comes with every `preview_every`-th step's progress and the last one's; 0: none."""
     request = spec.request
     pipe = loaded.pipeline_for(request.mode)
     pipe.scheduler = scheduler
@@ -155,8 +158,8 @@ def run_batch(
         num_images_per_prompt=len(spec.seeds),
         generator=cpu_generators(spec.seeds),
         output_type="latent",
-        callback_on_step_end=_step_callback(
-            on_progress, cancel, preview, spec, _prompt_switch(conditioning, len(spec.seeds), composed)),
+        callback_on_step_end=_step_callback(on_progress, cancel, preview, preview_every, spec,
+                                            _prompt_switch(conditioning, len(spec.seeds), composed)),
         **_mode_arguments(loaded, spec),
     )
     composition = composed_guidance(pipe.unet, composed) if composed else contextlib.nullcontext()

@@ -1,0 +1,149 @@
+"""Render screenshots of Easel's main views into docs/screenshots/ (offscreen; no display needed).
+
+    .venv/bin/python docs/make_screenshots.py [--out docs/screenshots]
+
+It builds a tiny random-weight checkpoint (its images are noise: no real weights can be downloaded
+here), generates a few images through the app as a person would, and grabs each view.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SCREEN = ROOT / "tests" / "offscreen-screen.json"
+A1111_INFOTEXT = (
+    "a lighthouse on a cliff at dusk, (dramatic sky:1.2), <lora:film_grain:0.6>, BREAK oil painting\n"
+    "Negative prompt: blurry, [lowres]\n"
+    "Steps: 28, Sampler: DPM++ 2M, Schedule type: Karras, CFG scale: 6.5, Seed: 1234567, Size: 512x768, "
+    "Model hash: 6ce0161689, Model: v1-5-pruned-emaonly, Clip skip: 2"
+)
+
+
+def _wait(app, condition, seconds: float = 300.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the app did not get there in time")
+        app.processEvents()
+        time.sleep(0.01)
+
+
+def _settle(app, seconds: float = 0.5) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        app.processEvents()
+        time.sleep(0.01)
+
+
+def _grab(widget, path: Path) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtWidgets import QApplication
+
+    _settle(QApplication.instance())  # thumbnails decode once scrolling has paused
+    widget.grab().save(str(path))
+    print(path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("QT_QPA_PLATFORM", f"offscreen:configfile={SCREEN}")
+    scratch = Path(tempfile.mkdtemp(prefix="easel-screens-"))
+    try:
+        return _render(args.out, scratch)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _render(out: Path, scratch: Path) -> int:
+    os.environ["EASEL_HOME"] = str(scratch / "home")
+    sys.path.insert(0, str(ROOT))
+    from PIL import Image
+    from PySide6.QtWidgets import QApplication
+
+    from core.images import save_png_atomically
+    from core.paths import AppPaths
+    from core.settings import Settings
+    from core.synthetic import write_tiny_checkpoint
+    from desktop.app import start_session
+
+    app = QApplication.instance() or QApplication([])
+    paths = AppPaths.from_environment().ensure()
+
+    empty = start_session(paths)
+    _wait(app, lambda: empty.window.center_stack.currentWidget() is empty.window.welcome_page)
+    empty.window.resize(1280, 820)
+    _grab(empty.window, out / "welcome.png")
+    empty.window.close()
+    empty.close()
+
+    model = write_tiny_checkpoint(scratch / "model", "sd1", seed=1)
+    checkpoint = paths.models_dir / "checkpoints" / "dreamshaper-tiny.safetensors"
+    checkpoint.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(model.checkpoint, checkpoint)
+    Settings(model_configs={str(checkpoint.resolve()): str(model.config_dir)}).save(paths.settings_file)
+
+    session = start_session(paths)
+    window = session.window
+    window.resize(1280, 820)
+    _wait(app, lambda: window.params.model_picker.count() == 1)
+    params = window.params
+    params.negative_edit.setPlainText("blurry, [lowres], (watermark:1.3)")
+    params.steps_spin.setValue(6)
+    params.size_editor.set_image_size(128, 128)
+    for prompt in ("a red fox in the snow", "a lighthouse at dusk, (dramatic sky:1.2)",
+                   "portrait of an astronaut, [studio:outdoor:0.5], BREAK film grain"):
+        params.prompt_edit.setPlainText(prompt)
+        window.generate()
+    _wait(app, lambda: window.gallery.model.rowCount() == 3 and not window._dispatcher.busy)
+    window.details_dock.raise_()
+    _grab(window, out / "main-window.png")
+
+    params.prompt_edit.setPlainText("a castle on a hill")
+    params.steps_spin.setValue(40)
+    steps: list[int] = []
+    session.worker.event.connect(lambda event: steps.append(getattr(event, "step", 0)))
+    window.generate()
+    window.generate()  # the second one waits in the queue
+    _wait(app, lambda: max(steps, default=0) >= 10)
+    window.queue_dock.raise_()
+    app.processEvents()
+    _grab(window, out / "generating-with-queue.png")
+    window.cancel()
+    window._dispatcher.queue.take_next()
+    _wait(app, lambda: not window._dispatcher.busy)
+
+    png = save_png_atomically(Image.new("RGB", (512, 768), (40, 60, 90)), scratch / "from-a1111.png",
+                              A1111_INFOTEXT, None)
+    window.open_dropped([png])
+    window.details_dock.raise_()
+    app.processEvents()
+    _grab(window, out / "dropped-a1111-png.png")
+
+    from desktop.settings_dialog import SettingsDialog
+
+    dialog = SettingsDialog(Settings.load(paths.settings_file), paths, devices=("cpu",), parent=window)
+    dialog.show()
+    app.processEvents()
+    _grab(dialog, out / "settings.png")
+    dialog.close()
+
+    window.open_history_browser()
+    app.processEvents()
+    browsers = [w for w in app.topLevelWidgets() if w.windowTitle() == "Easel — History" and w.isVisible()]
+    _grab(browsers[0], out / "history-browser.png")
+    window.close()
+    session.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
