@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Sequence
 
 import shiboken6
@@ -48,22 +49,24 @@ class Session:
                 shiboken6.delete(qt_object)
 
 
-def start_session(paths: AppPaths, confirm: Callable[[str], bool] | None = None, show: bool = True) -> Session:
+def start_session(paths: AppPaths, confirm: Callable[[str], bool] | None = None,
+                  trash: Callable[[Path], None] | None = None, show: bool = True) -> Session:
     settings = Settings.load(paths.settings_file)
     history = History.open(paths.history_db)
     dispatcher = JobDispatcher(JobQueue(paths.home / "queue.json"))
     worker = InferenceWorker(paths, settings_copy(settings))
     thread = WorkerThread(worker)
-    window = MainWindow(worker, paths, settings, dispatcher, history, confirm=confirm)
+    window = MainWindow(worker, paths, settings, dispatcher, history, confirm=confirm, trash=trash)
     if show:
         window.show()  # before the worker thread starts importing torch
     thread.start()
-    QMetaObject.invokeMethod(worker, "recover_images", Qt.ConnectionType.QueuedConnection)
     for problem in [*settings.problems, *([history.notice] if history.notice else [])]:
         window.notifications.show_warning(problem)
     _offer_restored_queue(window, dispatcher)
     window.load_token_counter()
     window.request_model_list()
+    # After the model list: the first look through a large output folder reads every image in it.
+    QMetaObject.invokeMethod(worker, "recover_images", Qt.ConnectionType.QueuedConnection)
     return Session(paths, settings, window, worker, thread, history)
 
 

@@ -24,6 +24,7 @@ from desktop.image_details import ImageDetails
 from desktop.image_view import ImageView
 from desktop.img2img_panel import Img2imgPanel
 from desktop.job_dispatcher import JobDispatcher
+from desktop.model_sources import ModelSources
 from desktop.notifications import NotificationArea
 from desktop.params_panel import ParamsPanel
 from desktop.platform_actions import reveal_in_file_manager
@@ -31,7 +32,7 @@ from desktop.progress_panel import ProgressPanel
 from desktop.queue_panel import QueuePanel
 from desktop.ui_state import UiState
 from desktop.welcome import WelcomeView
-from desktop.worker import InferenceWorker, settings_copy
+from desktop.worker import InferenceWorker
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp"}
 MODEL_SUFFIXES = {".safetensors", ".sft", ".ckpt", ".pt", ".pth", ".bin"}
@@ -39,26 +40,32 @@ MODES = (("Generate", Mode.TXT2IMG), ("Img2img", Mode.IMG2IMG), ("Inpaint", None
 UNAVAILABLE_MODE_TIP = "Arrives with the canvas (inpaint) and pose editor (ControlNet) work."
 
 
+def _send_to_trash(path: Path) -> None:
+    import send2trash
+
+    send2trash.send2trash(str(path))
+
+
 class MainWindow(QMainWindow):
-    generate_requested = Signal(object)  # kept for callers that bypass the queue
     models_requested = Signal()
-    settings_changed = Signal(object)
 
     def __init__(self, worker: InferenceWorker, paths: AppPaths, settings: Settings,
                  dispatcher: JobDispatcher, history: History,
-                 confirm: Callable[[str], bool] | None = None) -> None:
+                 confirm: Callable[[str], bool] | None = None,
+                 trash: Callable[[Path], None] | None = None) -> None:
         super().__init__()
         self._worker = worker
         self._paths = paths
-        self._settings = settings
         self._dispatcher = dispatcher
         self._history = history
         self._confirm = confirm or self._ask
+        self._trash = trash or _send_to_trash
         self._tasks = BackgroundTasks(parent=self)
+        self.sources = ModelSources(paths, settings, self._tasks, self)
         self._ui_state = UiState(paths.home / "ui-state.ini")
         self._shown_entry: HistoryEntry | None = None
         self._unsaved: dict[int, ImageDone] = {}
-        self._devices: tuple[str, ...] = ("cpu",)  # until the worker has looked (it imports torch)
+        self._history_browser: GalleryView | None = None
         self.setWindowTitle("Easel")
         self.setAcceptDrops(True)
         self.actions_ = WindowActions.create(self)
@@ -92,7 +99,7 @@ class MainWindow(QMainWindow):
                 self.mode_tabs.setTabToolTip(index, UNAVAILABLE_MODE_TIP)
         self.notifications = NotificationArea()
         self.image_view = ImageView()
-        self.welcome = WelcomeView(self._paths, self._settings)
+        self.welcome = WelcomeView(self._paths, self.sources.settings)
         self.welcome_page = QScrollArea(widgetResizable=True, frameShape=QFrame.Shape.NoFrame)
         self.welcome_page.setWidget(self.welcome)  # its cards may be wider than a small window
         self.center_stack = QStackedWidget()
@@ -144,33 +151,34 @@ class MainWindow(QMainWindow):
         self.progress.cancel_requested.connect(self.cancel)
         self.params.generate_requested.connect(self.generate)
         self.models_requested.connect(worker.list_models)
-        self.settings_changed.connect(worker.apply_settings)
         self._dispatcher.dispatch.connect(worker.generate)
         self._dispatcher.running_changed.connect(self._on_running_changed)
         worker.busy_changed.connect(self._dispatcher.on_worker_busy)
         worker.event.connect(self.on_engine_event)
         worker.models_listed.connect(self.on_models_listed)
-        worker.devices_found.connect(self._on_devices_found)
+        worker.devices_found.connect(self.sources.set_devices)
         worker.recorded.connect(self._on_recorded)
         worker.history_failed.connect(self.notifications.show_warning)
-        worker.history_changed.connect(self.gallery.refresh)
+        worker.history_changed.connect(self._refresh_galleries)
         self.mode_tabs.currentChanged.connect(self._on_mode_changed)
         self.img2img.problem.connect(self.notifications.show_warning)
 
         self.gallery.entry_selected.connect(self.show_entry)
         self.gallery.entry_activated.connect(self.show_entry)
         for source in (self.gallery, self.details):  # the context menu and the panel offer the same actions
-            source.reuse_requested.connect(self.reuse_fields)
-            source.send_to_requested.connect(self.send_to)
-            source.delete_requested.connect(self.delete_entry)
-        self.welcome.install_root_chosen.connect(lambda path: self._add_folder_setting("install_roots", path))
-        self.welcome.model_folder_chosen.connect(lambda path: self._add_folder_setting("model_folders", path))
-        self.welcome.checkpoint_file_chosen.connect(self.add_model_file)
+            self._connect_image_actions(source)
+        self.sources.settings_changed.connect(worker.apply_settings)
+        self.sources.models_changed.connect(self.request_model_list)
+        self.sources.info.connect(self.notifications.show_info)
+        self.sources.error.connect(self.notifications.show_error)
+        self.welcome.install_root_chosen.connect(lambda path: self.sources.add_folder("install_roots", path))
+        self.welcome.model_folder_chosen.connect(lambda path: self.sources.add_folder("model_folders", path))
+        self.welcome.checkpoint_file_chosen.connect(self.sources.add_model_file)
         self.welcome.download_finished.connect(lambda path: self.request_model_list())
 
         a.open_image.triggered.connect(self.choose_image)
-        a.add_model_file.triggered.connect(self.choose_model_file)
-        a.add_model_folder.triggered.connect(self.choose_model_folder)
+        a.add_model_file.triggered.connect(self.sources.choose_model_file)
+        a.add_model_folder.triggered.connect(self.sources.choose_model_folder)
         a.save_image_as.triggered.connect(self.save_shown_image_as)
         a.settings.triggered.connect(self.open_settings)
         a.quit.triggered.connect(self.close)
@@ -189,6 +197,11 @@ class MainWindow(QMainWindow):
         a.open_data_folder.triggered.connect(
             lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(self._paths.home))))
         a.about.triggered.connect(self._about)
+
+    def _connect_image_actions(self, source: GalleryView | ImageDetails) -> None:
+        source.reuse_requested.connect(self.reuse_fields)
+        source.send_to_requested.connect(self.send_to)
+        source.delete_requested.connect(self.delete_entry)
 
     # ----- generating ---------------------------------------------------------------------------
 
@@ -265,7 +278,8 @@ class MainWindow(QMainWindow):
         return False
 
     def _on_recorded(self, entry: HistoryEntry) -> None:
-        self.gallery.add_entry(entry)
+        for gallery in self._galleries():
+            gallery.add_entry(entry)
         self._shown_entry = entry
         self.details.show_entry(entry)
 
@@ -290,58 +304,9 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"{len(checkpoints)} checkpoint(s) found" if checkpoints else
                                      "No checkpoints yet: choose how to get one.", 5000)
 
-    def _on_devices_found(self, devices: tuple) -> None:
-        self._devices = tuple(devices)
-
-    def _save_settings(self) -> None:
-        self._settings.save(self._paths.settings_file)
-        self.settings_changed.emit(settings_copy(self._settings))
-        self.request_model_list()
-
-    def _add_folder_setting(self, field: str, path: Path) -> None:
-        folders: list[str] = getattr(self._settings, field)
-        if str(path) not in folders:
-            folders.append(str(path))
-        self._save_settings()
-
     def open_settings(self) -> None:
-        from desktop.settings_dialog import SettingsDialog
-
-        dialog = SettingsDialog(self._settings, self._paths, devices=self._devices, parent=self)
-        if dialog.exec():
-            self._settings = dialog.result_settings()
-            self.welcome.set_hub_endpoint(self._settings.hub_endpoint)
-            self.settings_changed.emit(settings_copy(self._settings))
-            self.request_model_list()
-
-    def choose_model_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Add a model file", "",
-                                              "Models (*.safetensors *.ckpt *.pt *.pth *.bin)")
-        if path:
-            self.add_model_file(Path(path))
-
-    def choose_model_folder(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Add a folder of models (or an A1111/ComfyUI folder)")
-        if path:
-            from core.models.scan import install_layout
-
-            field = "install_roots" if install_layout(Path(path)) else "model_folders"
-            self._add_folder_setting(field, Path(path))
-
-    def add_model_file(self, path: Path) -> None:
-        """Link or copy the file into Easel's models folder, off the main thread (a copy can take minutes)."""
-        from core.models.install import install_model_file
-
-        self.statusBar().showMessage(f"Adding {path.name}…")
-        self._tasks.run(lambda: install_model_file(path, self._paths.models_dir),
-                        self._on_model_added, self._on_task_error)
-
-    def _on_model_added(self, target: Path) -> None:
-        self.notifications.show_info(f"Added {target.name} to {target.parent}.")
-        self.request_model_list()
-
-    def _on_task_error(self, error: Exception) -> None:
-        self.notifications.show_error(getattr(error, "message", str(error)), getattr(error, "hint", ""))
+        if self.sources.open_settings_dialog():
+            self.welcome.set_hub_endpoint(self.sources.settings.hub_endpoint)
 
     # ----- images -------------------------------------------------------------------------------
 
@@ -403,14 +368,13 @@ class MainWindow(QMainWindow):
         entry = self._history.get(entry_id)
         if entry is None or not self._confirm(f"Move {entry.path.name} to the trash?"):
             return
-        import send2trash
-
         try:
-            self._history.delete(entry_id, send2trash.send2trash)
+            self._history.delete(entry_id, self._trash)
         except OSError as error:
             self.notifications.show_error(f"Could not move {entry.path.name} to the trash: {error}")
             return
-        self.gallery.remove_entry(entry_id)
+        for gallery in self._galleries():
+            gallery.remove_entry(entry_id)
         if self._shown_entry is not None and self._shown_entry.id == entry_id:
             self._shown_entry = None
             self.details.clear()
@@ -468,13 +432,24 @@ class MainWindow(QMainWindow):
             self.delete_entry(self._shown_entry.id)
 
     def open_history_browser(self) -> None:
-        browser = GalleryView(self._history, strip=False)
-        browser.setWindowTitle("Easel — History")
-        browser.setWindowFlag(Qt.WindowType.Window)
-        browser.setParent(self, Qt.WindowType.Window)
-        browser.entry_selected.connect(self.show_entry)
-        browser.resize(900, 640)
-        browser.show()
+        """The whole history as a grid in its own window; one window, raised when opened again."""
+        if self._history_browser is None:
+            browser = GalleryView(self._history, strip=False)
+            browser.setParent(self, Qt.WindowType.Window)
+            browser.setWindowTitle("Easel — History")
+            browser.resize(900, 640)
+            browser.entry_selected.connect(self.show_entry)
+            self._connect_image_actions(browser)
+            self._history_browser = browser
+        self._history_browser.show()
+        self._history_browser.raise_()
+
+    def _galleries(self) -> list[GalleryView]:
+        return [self.gallery] + ([self._history_browser] if self._history_browser is not None else [])
+
+    def _refresh_galleries(self) -> None:
+        for gallery in self._galleries():
+            gallery.refresh()
 
     def _on_mode_changed(self, index: int) -> None:
         self.img2img.setVisible(MODES[index][1] is Mode.IMG2IMG)
@@ -504,7 +479,7 @@ class MainWindow(QMainWindow):
             if suffix in IMAGE_SUFFIXES:
                 self.open_image(path)
             elif suffix in MODEL_SUFFIXES:
-                self.add_model_file(path)
+                self.sources.add_model_file(path)
             else:
                 self.notifications.show_warning(
                     f"{path.name}: drop an image (PNG, JPEG, WebP) to see its parameters, or a model file to add it.")

@@ -38,8 +38,16 @@ def _install_tiny_model(paths: AppPaths, model, name: str = "tiny-sd1") -> Path:
     return checkpoint
 
 
+TRASHED: list[Path] = []
+
+
+def _trash(path: Path) -> None:
+    TRASHED.append(path)
+    path.unlink()
+
+
 def _open(qtbot, paths: AppPaths):  # type: ignore[no-untyped-def]
-    return start_session(paths, confirm=lambda question: True)
+    return start_session(paths, confirm=lambda question: True, trash=_trash)
 
 
 @pytest.fixture
@@ -337,3 +345,49 @@ def test_dropping_a_model_file_adds_it_to_the_model_list(qtbot, session, tiny_mo
     _drop(window, dropped)
     qtbot.waitUntil(lambda: window.params.model_picker.count() == 2, timeout=LONG)
     assert (session.paths.models_dir / "checkpoints" / dropped.name).is_file()
+
+
+def test_an_image_saved_without_its_history_row_is_in_the_gallery_after_a_restart(qtbot, paths):
+    # What a kill between writing the PNG and recording it leaves behind (also: images from `easel generate`).
+    folder = paths.outputs_dir / "txt2img-images" / "2026-11-30"
+    folder.mkdir(parents=True)
+    infotext = "a kept image\nSteps: 2, Sampler: Euler, CFG scale: 7, Seed: 5, Size: 32x32, Model: tiny-sd1"
+    save_png_atomically(Image.new("RGB", (32, 32), "blue"), folder / "00000-5.png", infotext, None)
+    (folder / ".00001-6.png.1a2b3c4d.tmp").write_bytes(b"\x89PNG half an image")
+    session = _open(qtbot, paths)
+    try:
+        qtbot.waitUntil(lambda: session.window.gallery.model.rowCount() == 1, timeout=LONG)
+        assert session.window.gallery.model.entry(0).prompt == "a kept image"
+        qtbot.waitUntil(lambda: not (folder / ".00001-6.png.1a2b3c4d.tmp").exists(), timeout=10_000)
+    finally:
+        session.close()
+
+
+def test_delete_from_the_details_panel_trashes_the_file_and_forgets_it(qtbot, session, paths):
+    window = session.window
+    _set_small(window)
+    window.generate()
+    qtbot.waitUntil(lambda: window.gallery.model.rowCount() == 1 and _idle(window), timeout=LONG)
+    entry = window.gallery.model.entry(0)
+    window.show_entry(entry)
+    window.details.delete_button.click()
+    assert TRASHED[-1] == entry.path and not entry.path.exists()
+    assert window.gallery.model.rowCount() == 0 and _history_rows(paths) == []
+    assert not window.image_view.has_image()
+
+
+def test_choosing_an_a1111_install_on_the_welcome_view_lists_its_models(qtbot, paths, tiny_models, tmp_path):
+    webui = tmp_path / "stable-diffusion-webui"
+    (webui / "models" / "Stable-diffusion").mkdir(parents=True)
+    (webui / "webui.py").write_text("# A1111\n")
+    shutil.copy(tiny_models["sd1"].checkpoint, webui / "models" / "Stable-diffusion" / "from-webui.safetensors")
+    session = _open(qtbot, paths)
+    try:
+        window = session.window
+        qtbot.waitUntil(lambda: window.center_stack.currentWidget() is window.welcome_page, timeout=LONG)
+        window.welcome.install_root_chosen.emit(webui)
+        qtbot.waitUntil(lambda: window.params.model_picker.count() == 1, timeout=LONG)
+        assert window.center_stack.currentWidget() is window.image_view
+        assert Settings.load(paths.settings_file).install_roots == [str(webui)]
+    finally:
+        session.close()
