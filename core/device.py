@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import torch
 
 from core.errors import RequestError
+from core.system_memory import system_memory_bytes
 
 ATTENTION_SLICING_BELOW_BYTES = 64 * 1024**3
 
@@ -33,10 +33,8 @@ def available_devices() -> list[str]:
 
 
 def total_memory_bytes() -> int:
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        return 16 * 1024**3
+    """Physical memory; 16 GB (a common Mac) when the system will not say."""
+    return system_memory_bytes() or 16 * 1024**3
 
 
 _DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}

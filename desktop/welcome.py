@@ -13,7 +13,8 @@ from PySide6.QtWidgets import (
 )
 
 from core.downloads import RecommendedModel, partial_path, recommend_model
-from core.first_run import STABILITY_MATRIX, FoundInstall, find_model_installs, gpu_memory_bytes, system_memory_bytes
+from core.first_run import STABILITY_MATRIX, FoundInstall, find_model_installs
+from core.system_memory import gpu_memory_bytes, system_memory_bytes
 from core.models.scan import install_layout
 from core.paths import AppPaths
 from core.settings import Settings

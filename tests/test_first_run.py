@@ -11,7 +11,8 @@ import pytest
 
 import core.first_run as first_run
 from core.downloads import SD15, SDXL, recommend_model
-from core.first_run import find_model_installs, gpu_memory_bytes, system_memory_bytes
+from core.first_run import find_model_installs
+from core.system_memory import gpu_memory_bytes, system_memory_bytes
 
 GB = 1024**3
 
