@@ -36,6 +36,12 @@ class JobDispatcher(QObject):
         self.queue.add(request)
         self.resume()
 
+    def pause(self) -> None:
+        """Start nothing new (the app is closing); the queue stays saved for the next run."""
+        if not self._paused:
+            self._paused = True
+            self.paused_changed.emit(True)
+
     def resume(self) -> None:
         if self._paused:
             self._paused = False

@@ -515,6 +515,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:  # type: ignore[no-untyped-def]
         self.save_state()
+        self._dispatcher.pause()  # else the next queued request would start as the current one cancels
         self._worker.cancel_flag.set()
         self.welcome.shutdown()
         super().closeEvent(event)

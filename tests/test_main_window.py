@@ -22,6 +22,7 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 from core.events import Cancelled, Finished, Progress  # noqa: E402
 from core.images import save_png_atomically  # noqa: E402
 from core.infotext import parse_infotext  # noqa: E402
+from core.job_queue import JobQueue  # noqa: E402
 from core.paths import AppPaths  # noqa: E402
 from core.settings import Settings  # noqa: E402
 from desktop.app import start_session  # noqa: E402
@@ -391,3 +392,19 @@ def test_choosing_an_a1111_install_on_the_welcome_view_lists_its_models(qtbot, p
         assert Settings.load(paths.settings_file).install_roots == [str(webui)]
     finally:
         session.close()
+
+
+def test_closing_while_busy_cancels_and_keeps_the_waiting_requests(qtbot, paths, tiny_models):
+    _install_tiny_model(paths, tiny_models["sd1"])
+    session = _open(qtbot, paths)
+    window = session.window
+    qtbot.waitUntil(lambda: window.params.model_picker.count() == 1, timeout=LONG)
+    _set_small(window, steps=200, prompt="long one")
+    window.generate()
+    _set_small(window, steps=200, prompt="waiting one")
+    window.generate()
+    started = time.perf_counter()
+    window.close()
+    session.close()
+    assert time.perf_counter() - started < 30  # one step, not two whole generations
+    assert [job.request.prompt for job in JobQueue(paths.home / "queue.json").jobs()] == ["waiting one"]
