@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Sequence, TextIO
 
+from core.cli_inpaint_args import add_inpaint_arguments
 from core.errors import EaselError
 from core.paths import AppPaths
 from core.settings import Settings
@@ -50,6 +51,7 @@ def _add_generate(parser: argparse.ArgumentParser) -> None:
     add("--clip-skip", type=int)
     add("--init-image", type=Path)
     add("--strength", dest="denoising_strength", type=float)
+    add_inpaint_arguments(parser)
     add("--vae")
     add("--out", type=Path, help="write images here instead of Easel's outputs folder")
     add("--device", help="cuda, mps or cpu (default: the best available)")

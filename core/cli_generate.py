@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from core.cli_inpaint_args import image_size, inpaint_fields
 from core.errors import EaselError
 from core.events import (
     Cancelled, EngineEvent, Failed, Finished, ImageDone, ModelLoading, ModelReady, Notice, Progress, Started,
@@ -52,13 +53,31 @@ def fields_from_image(image: Path) -> dict[str, Any]:
 def request_from_args(args: argparse.Namespace) -> GenerationRequest:
     fields: dict[str, Any] = fields_from_image(args.from_image) if args.from_image else {}
     fields.update({name: getattr(args, name) for name in REQUEST_FLAGS if getattr(args, name) is not None})
+    fields.update(inpaint_fields(args))
     if args.model:
         fields["model"] = args.model
     if not fields.get("model"):
         raise EaselError("No model given.", hint="Pass --model NAME or PATH; `easel models` lists what Easel finds.")
-    if fields.get("init_image"):
-        fields["mode"] = Mode.IMG2IMG.value
+    fields["mode"] = _mode(fields).value
+    if fields["mode"] == Mode.INPAINT.value and not args.from_image and args.width is None and args.height is None:
+        _size_of_init_image(fields)
     return GenerationRequest.from_json_dict(fields)
+
+
+def _mode(fields: dict[str, Any]) -> Mode:
+    if fields.get("mask") or fields.get("outpaint"):
+        if not fields.get("init_image"):
+            raise EaselError("--mask and --outpaint need an init image.",
+                             hint="Pass --init-image IMAGE: the picture to repaint or extend.")
+        return Mode.INPAINT
+    return Mode.IMG2IMG if fields.get("init_image") else Mode(fields.get("mode", Mode.TXT2IMG.value))
+
+
+def _size_of_init_image(fields: dict[str, Any]) -> None:
+    """Inpainting with no size given works at the picture's own size (the engine rounds it to multiples of 8)."""
+    size = image_size(Path(fields["init_image"]))
+    if size is not None:
+        fields["width"], fields["height"] = size
 
 
 @dataclass

@@ -24,6 +24,7 @@ from core.events import (
 )
 from core.file_names import NameFields
 from core.images import next_image_path, save_png_atomically
+from core.inpaint import PreparedInpaint
 from core.model_resolution import ModelResolver, ResolvedModel, autov2_when_ready, lora_hash_when_ready
 from core.paths import AppPaths
 from core.pipelines.attention_slicing import set_attention_slicing
@@ -36,7 +37,8 @@ from core.preview import latents_to_rgb_preview
 from core.prompts.embeddings import EmbeddingCache, describe_widths, encoder_widths, fit_to_encoders, names_in_texts
 from core.prompts.encoding import Embeddings, embeddings_used
 from core.prompts.lora_tags import LoraTag, extract_lora_tags
-from core.request import GenerationRequest, Mode
+from core.request import INPAINT_AREAS, MASK_MODES, MASKED_CONTENTS, RESIZE_MODES, GenerationRequest, Mode
+from core.request_images import start_images
 from core.settings import Settings
 from core.sizes import check_fits_in_memory, round_to_multiple_of_8
 from core.tokenizer import TokenizerCache
@@ -57,6 +59,11 @@ def free_memory() -> None:
         torch.cuda.empty_cache()
     if torch.backends.mps.is_available():
         torch.mps.empty_cache()
+
+
+def _check_choice(what: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise RequestError(f"Unknown {what} {value!r}.", hint=f"Use one of: {', '.join(choices)}.")
 
 
 class Engine:
@@ -171,12 +178,14 @@ class Engine:
     ) -> None:
         started = time.perf_counter()
         request, notices = self._validated(request)
+        start = start_images(request)
+        request = start.request
+        notices += start.notices
         resolved = self._resolver.resolve(request)
         if resolved.notice:
             notices.append(resolved.notice)
         family_of(resolved.source.architecture).pipeline_class_name(request.mode, resolved.source.inpaint)
         self._check_memory(resolved, request)
-        init_image = self._init_image(request)
         loras = self._resolve_loras(request, resolved)
         loaded = self._ensure_loaded(resolved, on_event)
         set_attention_slicing(loaded.base, self.plan.attention_slicing)
@@ -184,8 +193,9 @@ class Engine:
         vae_hash = self._ensure_vae(loaded, request)
         lora_hashes = self._ensure_loras(loaded, loras)
         embeddings, ti_hashes = self._embeddings(loaded, request, notices)
-        job = Job(request, resolved, loaded, self._seeds(request), init_image, vae_hash,
-                  output_dir or self._default_output_folder(request), lora_hashes, embeddings, ti_hashes)
+        job = Job(request, resolved, loaded, self._seeds(request), start.init_image, vae_hash,
+                  output_dir or self._default_output_folder(request), lora_hashes, embeddings, ti_hashes,
+                  start.inpaint)
         on_event(Started(request, job.seeds, tuple(notices)))
         saved = self._run_batches(job, on_event, cancel)
         on_event(Finished(tuple(saved), job.seeds, time.perf_counter() - started))
@@ -198,11 +208,14 @@ class Engine:
         conditionings = encode_request(loaded, request, job.embeddings)
         for batch_index in range(request.batch_count):
             batch_seeds = job.seeds[batch_index * request.batch_size:(batch_index + 1) * request.batch_size]
-            spec = BatchSpec(request, batch_seeds, batch_index, request.batch_count, job.init_image, conditionings)
+            spec = BatchSpec(request, batch_seeds, batch_index, request.batch_count, job.init_image, conditionings,
+                             job.inpaint)
             latents = run_batch(loaded, spec, scheduler, on_event, cancel, preview, self._options.preview_every)
             images, notice = decode_latents(loaded.pipeline_for(request.mode), latents)
             if notice:
                 on_event(Notice(notice))
+            if job.inpaint is not None:
+                images = [job.inpaint.composite(image) for image in images]
             for image, seed in zip(images, batch_seeds):
                 event = self._save(job, image, seed)
                 saved.extend([event.path] if event.path else [])
@@ -216,12 +229,28 @@ class Engine:
             raise RequestError("Batch size and batch count must be at least 1.")
         if request.mode is Mode.IMG2IMG and request.init_image is None:
             raise RequestError("Img2img needs an init image.", hint="Choose an image to start from.")
+        if request.mode is Mode.INPAINT:
+            self._validate_inpaint(request)
         if not 0.0 <= request.denoising_strength <= 1.0:
             raise RequestError("Denoising strength must be between 0 and 1.")
+        _check_choice("resize mode", request.resize_mode, RESIZE_MODES)
         samplers.parse_sampler_name(request.sampler, request.schedule)
         rounded = round_to_multiple_of_8(request.width, request.height)
         notices = [rounded.notice] if rounded.notice else []
         return request.replace(width=rounded.width, height=rounded.height), notices
+
+    @staticmethod
+    def _validate_inpaint(request: GenerationRequest) -> None:
+        if request.init_image is None:
+            raise RequestError("Inpainting needs an init image.", hint="Choose the image to repaint.")
+        if request.mask is None and not request.outpaint:
+            raise RequestError("Inpainting needs a mask.",
+                               hint="Give a mask image, white where to repaint, or sides to outpaint.")
+        _check_choice("mask mode", request.mask_mode, MASK_MODES)
+        _check_choice("masked content", request.masked_content, MASKED_CONTENTS)
+        _check_choice("inpaint area", request.inpaint_area, INPAINT_AREAS)
+        if request.mask_blur < 0 or request.padding < 0:
+            raise RequestError("Mask blur and padding cannot be negative.")
 
     def _check_memory(self, resolved: ResolvedModel, request: GenerationRequest) -> None:
         plan = self.plan
@@ -233,20 +262,6 @@ class Engine:
         check_fits_in_memory(
             family, request.width, request.height, request.batch_size, plan.dtype != torch.float32, available
         )
-
-    @staticmethod
-    def _init_image(request: GenerationRequest) -> Image.Image | None:
-        if request.init_image is None:
-            return None
-        try:
-            with Image.open(request.init_image) as image:
-                converted = image.convert("RGB")
-        except (OSError, ValueError) as error:
-            raise RequestError(
-                f"The init image {request.init_image} could not be opened: {error}.",
-                hint="Choose a PNG, JPEG or WebP image.",
-            ) from error
-        return converted.resize((request.width, request.height), Image.Resampling.LANCZOS)
 
     def _ensure_loaded(self, resolved: ResolvedModel, on_event: EventSink) -> LoadedModel:
         key = resolved.source.cache_key(self.plan)
@@ -327,7 +342,7 @@ class Engine:
         return tuple((first + i) % (MAX_SEED + 1) for i in range(request.batch_size * request.batch_count))
 
     def _default_output_folder(self, request: GenerationRequest) -> Path:
-        kind = "img2img-images" if request.mode is Mode.IMG2IMG else "txt2img-images"
+        kind = "txt2img-images" if request.mode is Mode.TXT2IMG else "img2img-images"  # A1111 puts inpaint there too
         return self._outputs_dir / kind / datetime.date.today().isoformat()
 
     def _save(self, job: "Job", image: Image.Image, seed: int) -> ImageDone:
@@ -366,3 +381,4 @@ class Job:
     lora_hashes: str | None = None  # `name: hash, ...` for the infotext
     embeddings: Embeddings | None = None  # textual inversions the prompts use, fitted to the model
     ti_hashes: str | None = None  # `name: hash, ...` for the infotext
+    inpaint: PreparedInpaint | None = None  # for Mode.INPAINT: the model's input and how to composite its output

@@ -15,7 +15,7 @@ from typing import Any, Mapping
 
 import core
 from core.errors import RequestError
-from core.request import GenerationRequest, Mode
+from core.request import MASKED_CONTENTS, GenerationRequest, Mode
 from core.samplers import UNIFORM, infotext_sampler_fields, parse_sampler_name
 
 NEGATIVE_PROMPT_LABEL = "Negative prompt:"
@@ -243,10 +243,52 @@ def infotext_for_request(
         "VAE": Path(request.vae).name if request.vae else None,  # A1111 writes the file name
         "Denoising strength": request.denoising_strength if request.mode != Mode.TXT2IMG else None,
         "Clip skip": request.clip_skip if request.clip_skip > 1 else None,
+        **inpaint_params(request),
     }
     params.update(extra or {})
     params["Version"] = f"Easel {core.__version__}"
     return format_infotext(request.prompt, request.negative_prompt, params)
+
+
+def inpaint_params(request: GenerationRequest) -> dict[str, object]:
+    """The inpainting fields A1111 1.10 writes, in its order; each only when it is not the default.
+
+    A1111 writes neither the resize mode nor outpainting; an inpaint with blur 0, "original" content and
+    the whole picture looks like img2img in its infotext.
+    """
+    if request.mode is not Mode.INPAINT:
+        return {}
+    only_masked = request.inpaint_area == "masked"
+    return {
+        "Mask mode": "Inpaint not masked" if request.mask_mode == "not masked" else None,
+        "Mask blur": request.mask_blur if request.mask_blur > 0 else None,
+        "Inpaint area": "Only masked" if only_masked else None,
+        "Masked area padding": request.padding if only_masked else None,
+        "Masked content": request.masked_content if request.masked_content != "original" else None,
+    }
+
+
+_INPAINT_KEYS = ("Mask mode", "Mask blur", "Inpaint area", "Masked area padding", "Masked content")
+
+
+def _inpaint_fields(params: Mapping[str, str]) -> dict[str, Any]:
+    """Inpaint settings; when the text has any, the ones it leaves out are A1111's unwritten defaults."""
+    if not any(key in params for key in _INPAINT_KEYS):
+        return {}
+    fields: dict[str, Any] = {
+        "mask_mode": "not masked" if params.get("Mask mode") == "Inpaint not masked" else "masked",
+        "inpaint_area": "masked" if params.get("Inpaint area") == "Only masked" else "whole",
+        "masked_content": params.get("Masked content", "original"),
+        "mask_blur": 0,
+    }
+    if fields["masked_content"] not in MASKED_CONTENTS:
+        del fields["masked_content"]  # a content an extension added (e.g. "lama cleaner")
+    for key, name in (("Mask blur", "mask_blur"), ("Masked area padding", "padding")):
+        try:
+            fields[name] = int(params[key])
+        except (KeyError, ValueError):
+            continue
+    return fields
 
 
 def _version_before(version: str | None, limit: tuple[int, int]) -> bool:
@@ -295,4 +337,5 @@ def request_fields_from_infotext(parsed: ParsedInfotext) -> dict[str, Any]:
         fields["clip_skip"] = 1  # A1111 leaves out the default
     if parsed.params.get("Model"):
         fields["model"] = parsed.params["Model"]
+    fields.update(_inpaint_fields(parsed.params))
     return fields

@@ -8,15 +8,28 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+PATH_FIELDS = ("init_image", "model_config", "mask")
+
+# A1111's choices, spelled as its infotext and UI spell them.
+MASK_MODES = ("masked", "not masked")
+MASKED_CONTENTS = ("fill", "original", "latent noise", "latent nothing")
+INPAINT_AREAS = ("whole", "masked")
+RESIZE_MODES = ("just resize", "crop and resize", "resize and fill")
+
 
 class Mode(str, Enum):
     TXT2IMG = "txt2img"
     IMG2IMG = "img2img"
+    INPAINT = "inpaint"
 
 
 @dataclass(frozen=True)
 class GenerationRequest:
-    """What to generate. Field names follow A1111's meaning; `seed=-1` means a random seed."""
+    """What to generate. Field names follow A1111's meaning; `seed=-1` means a random seed.
+
+    Inpainting (mode INPAINT) repaints where `mask` is white (`mask_mode` "not masked": where it is
+    black); `outpaint` (left, right, top, bottom pixels) extends the canvas and repaints the new area.
+    """
 
     model: str
     prompt: str = ""
@@ -36,6 +49,14 @@ class GenerationRequest:
     denoising_strength: float = 0.75
     vae: str | None = None
     model_config: Path | None = None
+    resize_mode: str = "just resize"
+    mask: Path | None = None
+    mask_blur: int = 4
+    mask_mode: str = "masked"
+    masked_content: str = "original"
+    inpaint_area: str = "whole"
+    padding: int = 32
+    outpaint: tuple[int, int, int, int] | None = None
 
     def replace(self, **changes: Any) -> "GenerationRequest":
         return dataclasses.replace(self, **changes)
@@ -43,8 +64,9 @@ class GenerationRequest:
     def to_json_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data["mode"] = self.mode.value
-        for key in ("init_image", "model_config"):
+        for key in PATH_FIELDS:
             data[key] = str(data[key]) if data[key] is not None else None
+        data["outpaint"] = list(self.outpaint) if self.outpaint is not None else None
         return data
 
     @classmethod
@@ -52,7 +74,9 @@ class GenerationRequest:
         known = {f.name for f in dataclasses.fields(cls)}
         values = {k: v for k, v in data.items() if k in known}
         values["mode"] = Mode(values.get("mode", Mode.TXT2IMG.value))
-        for key in ("init_image", "model_config"):
+        for key in PATH_FIELDS:
             if values.get(key):
                 values[key] = Path(values[key])
+        if values.get("outpaint") is not None:
+            values["outpaint"] = tuple(int(side) for side in values["outpaint"])
         return cls(**values)

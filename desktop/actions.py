@@ -40,6 +40,7 @@ class WindowActions:
     cancel: QAction
     reuse_parameters: QAction
     send_to_img2img: QAction
+    send_to_inpaint: QAction
     reveal: QAction
     delete_image: QAction
     minimize: QAction
@@ -67,6 +68,7 @@ class WindowActions:
             cancel=_action(parent, "Cancel", "Esc"),
             reuse_parameters=_action(parent, "Reuse Parameters", "Ctrl+R"),
             send_to_img2img=_action(parent, "Send to Img2img"),
+            send_to_inpaint=_action(parent, "Send to Inpaint"),
             reveal=_action(parent, "Reveal in File Manager"),
             delete_image=_action(parent, "Move to Trash", "Ctrl+Backspace"),
             minimize=_action(parent, "Minimize", "Ctrl+M"),
@@ -86,7 +88,7 @@ def install_menu_bar(menu_bar: QMenuBar, actions: WindowActions, panel_toggles: 
                   a.settings, None, a.quit],
         "&Edit": [a.copy_infotext, a.paste_parameters],
         "&View": [a.zoom_in, a.zoom_out, a.fit, a.actual_size, None, a.history_browser],
-        "&Image": [a.generate, a.cancel, None, a.reuse_parameters, a.send_to_img2img, None, a.reveal,
+        "&Image": [a.generate, a.cancel, None, a.reuse_parameters, a.send_to_img2img, a.send_to_inpaint, None, a.reveal,
                    a.delete_image],
         "&Window": [a.minimize, None, *panel_toggles],
         "&Help": [a.open_data_folder, a.about],

@@ -9,8 +9,10 @@ from typing import Callable
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QGuiApplication, QImage, QPixmap
 from PySide6.QtWidgets import (
-    QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget,
+    QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget,
 )
+
+from core.request import RESIZE_MODES
 
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.bmp)"
 THUMBNAIL_SIZE = 160
@@ -38,6 +40,12 @@ class Img2imgPanel(QWidget):
         self.strength_spin = QDoubleSpinBox(minimum=0.0, maximum=1.0, singleStep=0.05, value=0.75, decimals=2)
         self.strength_spin.setToolTip("How much of the init image is repainted: 0 keeps it, 1 replaces it.")
         self.strength_spin.valueChanged.connect(self.changed)
+        self.resize_box = QComboBox()
+        for mode in RESIZE_MODES:
+            self.resize_box.addItem(mode.capitalize(), mode)
+        self.resize_box.setToolTip("When the init image's shape differs from the size: stretch it, crop it to "
+                                   "the shape, or fit it and fill the rest (A1111's resize modes)")
+        self.resize_box.currentIndexChanged.connect(self.changed)
         buttons = QHBoxLayout()
         for label, slot in (("Choose…", self.choose), ("Paste", self.paste), ("Clear", self.clear)):
             button = QPushButton(label)
@@ -45,6 +53,7 @@ class Img2imgPanel(QWidget):
             buttons.addWidget(button)
         form = QFormLayout()
         form.addRow("Denoising strength", self.strength_spin)
+        form.addRow("Resize mode", self.resize_box)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.preview)
@@ -59,6 +68,10 @@ class Img2imgPanel(QWidget):
     @property
     def strength(self) -> float:
         return self.strength_spin.value()
+
+    @property
+    def resize_mode(self) -> str:
+        return self.resize_box.currentData()
 
     def set_init_image(self, path: Path | None) -> None:
         self._path = Path(path) if path else None

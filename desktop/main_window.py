@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
+from PIL import Image
 from PySide6.QtCore import QUrl, Qt, Signal
 from PySide6.QtGui import QDesktopServices, QGuiApplication, QImage
 from PySide6.QtWidgets import (
@@ -23,6 +24,8 @@ from desktop.gallery import GalleryView
 from desktop.image_details import ImageDetails
 from desktop.image_view import ImageView
 from desktop.img2img_panel import Img2imgPanel
+from desktop.inpaint_panel import InpaintPanel
+from desktop.inpaint_workspace import InpaintWorkspace
 from desktop.job_dispatcher import JobDispatcher
 from desktop.model_sources import ModelSources
 from desktop.notifications import NotificationArea
@@ -36,8 +39,11 @@ from desktop.worker import InferenceWorker
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp"}
 MODEL_SUFFIXES = {".safetensors", ".sft", ".ckpt", ".pt", ".pth", ".bin"}
-MODES = (("Generate", Mode.TXT2IMG), ("Img2img", Mode.IMG2IMG), ("Inpaint", None), ("Pose / ControlNet", None))
-UNAVAILABLE_MODE_TIP = "Arrives with the canvas (inpaint) and pose editor (ControlNet) work."
+MODES = (("Generate", Mode.TXT2IMG), ("Img2img", Mode.IMG2IMG), ("Inpaint", Mode.INPAINT),
+         ("Pose / ControlNet", None))
+UNAVAILABLE_MODE_TIP = "Arrives with the pose editor (ControlNet) work."
+INPAINT_TAB = 2
+MAX_MATCHED_SIDE = 2048
 
 
 def _send_to_trash(path: Path) -> None:
@@ -79,6 +85,8 @@ class MainWindow(QMainWindow):
         self.params = ParamsPanel()
         self.img2img = Img2imgPanel(self._paths.cache_dir / "init-images")
         self.img2img.hide()
+        self.inpaint = InpaintPanel()
+        self.inpaint.hide()
         self.generate_button = QPushButton("Generate")
         self.generate_button.setDefault(True)
         self.generate_button.setToolTip("Ctrl+Enter (⌘↩ on a Mac). Pressing it while busy adds to the queue.")
@@ -87,6 +95,7 @@ class MainWindow(QMainWindow):
         left_layout = QVBoxLayout(left)
         left_layout.addWidget(self.params, 1)
         left_layout.addWidget(self.img2img)
+        left_layout.addWidget(self.inpaint)
         left_layout.addWidget(self.generate_button)
         left_layout.addWidget(self.progress)
         left.setMinimumWidth(340)
@@ -102,9 +111,16 @@ class MainWindow(QMainWindow):
         self.welcome = WelcomeView(self._paths, self.sources.settings)
         self.welcome_page = QScrollArea(widgetResizable=True, frameShape=QFrame.Shape.NoFrame)
         self.welcome_page.setWidget(self.welcome)  # its cards may be wider than a small window
+        self.inpaint_workspace = InpaintWorkspace(self._paths.home / "canvas", self._paths.cache_dir / "inpaint-inputs")
+        self.inpaint_result = ImageView(placeholder="The inpainted image appears here")
+        self.inpaint_page = QSplitter()
+        self.inpaint_page.addWidget(self.inpaint_workspace)
+        self.inpaint_page.addWidget(self.inpaint_result)
+        self.inpaint_page.setStretchFactor(0, 3)
+        self.inpaint_page.setStretchFactor(1, 2)
         self.center_stack = QStackedWidget()
-        self.center_stack.addWidget(self.image_view)
-        self.center_stack.addWidget(self.welcome_page)
+        for page in (self.image_view, self.welcome_page, self.inpaint_page):
+            self.center_stack.addWidget(page)
         center = QWidget()
         center_layout = QVBoxLayout(center)
         center_layout.setContentsMargins(0, 0, 0, 0)
@@ -162,6 +178,7 @@ class MainWindow(QMainWindow):
         worker.history_changed.connect(self._refresh_galleries)
         self.mode_tabs.currentChanged.connect(self._on_mode_changed)
         self.img2img.problem.connect(self.notifications.show_warning)
+        self.inpaint_workspace.problem.connect(self.notifications.show_warning)
 
         self.gallery.entry_selected.connect(self.show_entry)
         self.gallery.entry_activated.connect(self.show_entry)
@@ -190,7 +207,8 @@ class MainWindow(QMainWindow):
         a.actual_size.triggered.connect(self.image_view.actual_size)
         a.history_browser.triggered.connect(self.open_history_browser)
         a.reuse_parameters.triggered.connect(self._reuse_shown)
-        a.send_to_img2img.triggered.connect(self._send_shown_to_img2img)
+        a.send_to_img2img.triggered.connect(lambda: self._send_shown_to("img2img"))
+        a.send_to_inpaint.triggered.connect(lambda: self._send_shown_to("inpaint"))
         a.reveal.triggered.connect(self._reveal_shown)
         a.delete_image.triggered.connect(self._delete_shown)
         a.minimize.triggered.connect(self.showMinimized)
@@ -205,24 +223,42 @@ class MainWindow(QMainWindow):
 
     # ----- generating ---------------------------------------------------------------------------
 
-    def build_request(self) -> GenerationRequest:
+    def build_request(self) -> GenerationRequest | None:
+        """The request the panels describe, or None (after saying why) when the mode lacks an input."""
         request = self.params.to_request()
         if self.current_mode is Mode.IMG2IMG:
-            request = request.replace(mode=Mode.IMG2IMG, init_image=self.img2img.init_image,
-                                      denoising_strength=self.img2img.strength)
+            if self.img2img.init_image is None:
+                self.notifications.show_warning("Img2img needs an init image: drop one on the panel or choose a file.")
+                return None
+            return request.replace(mode=Mode.IMG2IMG, init_image=self.img2img.init_image,
+                                   denoising_strength=self.img2img.strength, resize_mode=self.img2img.resize_mode)
+        if self.current_mode is Mode.INPAINT:
+            return self._inpaint_request(request)
         return request
+
+    def _inpaint_request(self, request: GenerationRequest) -> GenerationRequest | None:
+        workspace = self.inpaint_workspace
+        inputs = workspace.request_inputs()
+        if inputs is None:
+            self.notifications.show_warning(
+                "Open an image on the Inpaint canvas first: File → Open Image, a drop, or Send to Inpaint.")
+            return None
+        if workspace.mask_is_empty() and self.inpaint.outpaint() is None:
+            self.notifications.show_warning("Nothing to repaint: paint the area to change, or extend the canvas.")
+            return None
+        image, mask = inputs
+        return self.inpaint.apply_to(request.replace(mode=Mode.INPAINT, init_image=image, mask=mask))
 
     @property
     def current_mode(self) -> Mode:
         return MODES[self.mode_tabs.currentIndex()][1] or Mode.TXT2IMG
 
     def generate(self) -> None:
-        request = self.build_request()
-        if not request.model:
+        if not self.params.to_request().model:
             self.notifications.show_warning("Choose a model first, or add one with File → Add Model File…")
             return
-        if request.mode is Mode.IMG2IMG and request.init_image is None:
-            self.notifications.show_warning("Img2img needs an init image: drop one on the panel or choose a file.")
+        request = self.build_request()
+        if request is None:
             return
         if self._dispatcher.busy:
             self.statusBar().showMessage(f"Queued ({len(self._dispatcher.queue) + 1} waiting)", 4000)
@@ -248,7 +284,7 @@ class MainWindow(QMainWindow):
             for notice in event.notices:
                 self.notifications.show_info(notice)
         elif isinstance(event, Progress) and event.preview is not None:
-            self.image_view.set_image(event.preview)
+            self._show_result(event.preview)
         elif isinstance(event, Notice):
             self.notifications.show_info(event.text)
         elif isinstance(event, ImageDone):
@@ -256,8 +292,12 @@ class MainWindow(QMainWindow):
         elif isinstance(event, Failed):
             self.notifications.show_error(event.message, event.hint, event.details)
 
+    def _show_result(self, image: Any) -> None:
+        for view in (self.image_view, self.inpaint_result):
+            view.set_image(image)
+
     def _on_image_done(self, done: ImageDone) -> None:
-        self.image_view.set_image(done.image)
+        self._show_result(done.image)
         self.params.set_last_seed(done.seed)
         if done.path is None:
             self._keep_unsaved(done)
@@ -300,7 +340,11 @@ class MainWindow(QMainWindow):
         checkpoints = [e for e in entries if e.kind == "checkpoint" and e.supported]
         self.params.set_models(checkpoints)
         self.params.set_vaes(sorted(e.name for e in entries if e.kind == "vae" and e.supported))
-        self.center_stack.setCurrentWidget(self.image_view if checkpoints else self.welcome_page)
+        if not checkpoints:
+            self.center_stack.setCurrentWidget(self.welcome_page)
+        else:
+            self.center_stack.setCurrentWidget(
+                self.inpaint_page if self.current_mode is Mode.INPAINT else self.image_view)
         self.statusBar().showMessage(f"{len(checkpoints)} checkpoint(s) found" if checkpoints else
                                      "No checkpoints yet: choose how to get one.", 5000)
 
@@ -330,9 +374,14 @@ class MainWindow(QMainWindow):
             self.notifications.show_error(f"{path.name} is not an image Easel can open.",
                                           "Open a PNG, JPEG or WebP file.")
             return
-        self.image_view.set_image(image)
-        self.center_stack.setCurrentWidget(self.image_view)
         self._shown_entry = None
+        if self.current_mode is Mode.INPAINT:
+            self.inpaint_workspace.open_image(path)  # opening an image while inpainting means painting on it
+        else:
+            if self.current_mode is Mode.IMG2IMG:
+                self.img2img.set_init_image(path)
+            self.image_view.set_image(image)
+            self.center_stack.setCurrentWidget(self.image_view)
         self.details.show_metadata(path, metadata)
         self.details_dock.raise_()
         if metadata is None:
@@ -345,8 +394,9 @@ class MainWindow(QMainWindow):
         if image.isNull():
             self.notifications.show_warning(f"{entry.path} is missing; it was moved or deleted outside Easel.")
             return
-        self.center_stack.setCurrentWidget(self.image_view)
-        self.image_view.set_image(image)
+        self._show_result(image)
+        if self.current_mode is not Mode.INPAINT:
+            self.center_stack.setCurrentWidget(self.image_view)
 
     def reuse_fields(self, fields: dict) -> None:
         not_applied = self.params.apply_fields(fields)
@@ -361,8 +411,21 @@ class MainWindow(QMainWindow):
         if mode == "img2img":
             self.mode_tabs.setCurrentIndex(1)
             self.img2img.set_init_image(Path(path))
+            self._match_size_to(Path(path))
+        elif mode == "inpaint":
+            self.mode_tabs.setCurrentIndex(INPAINT_TAB)
+            if self.inpaint_workspace.open_image(Path(path)):
+                self._match_size_to(Path(path))
         else:
             self.notifications.show_info(f"{mode.capitalize()} is not available yet. {UNAVAILABLE_MODE_TIP}")
+
+    def _match_size_to(self, path: Path) -> None:
+        """Generate at the sent image's own size (to a multiple of 8), as A1111's "Send to" does; a huge
+        image keeps the current size rather than asking for more memory than a laptop has."""
+        with Image.open(path) as image:
+            width, height = (side - side % 8 for side in image.size)
+        if max(width, height) <= MAX_MATCHED_SIDE and min(width, height) >= 64:
+            self.params.size_editor.set_image_size(width, height, note=f"The size of {path.name}")
 
     def delete_entry(self, entry_id: int) -> None:
         entry = self._history.get(entry_id)
@@ -395,8 +458,6 @@ class MainWindow(QMainWindow):
 
     def save_shown_image_as(self) -> None:
         if self._shown_entry is not None:
-            from PIL import Image
-
             with Image.open(self._shown_entry.path) as image:
                 image.load()
                 self._save_image_as(image, self._shown_entry.infotext, self._shown_entry.path.name)
@@ -419,9 +480,9 @@ class MainWindow(QMainWindow):
         if self._shown_entry is not None:
             self.details.reuse_button.click()
 
-    def _send_shown_to_img2img(self) -> None:
+    def _send_shown_to(self, mode: str) -> None:
         if self._shown_entry is not None:
-            self.send_to("img2img", self._shown_entry.path)
+            self.send_to(mode, self._shown_entry.path)
 
     def _reveal_shown(self) -> None:
         if self._shown_entry is not None:
@@ -452,7 +513,11 @@ class MainWindow(QMainWindow):
             gallery.refresh()
 
     def _on_mode_changed(self, index: int) -> None:
-        self.img2img.setVisible(MODES[index][1] is Mode.IMG2IMG)
+        mode = MODES[index][1]
+        self.img2img.setVisible(mode is Mode.IMG2IMG)
+        self.inpaint.setVisible(mode is Mode.INPAINT)
+        if self.center_stack.currentWidget() is not self.welcome_page:
+            self.center_stack.setCurrentWidget(self.inpaint_page if mode is Mode.INPAINT else self.image_view)
 
     def _about(self) -> None:
         QMessageBox.about(self, "About Easel", "Easel — a native desktop studio for Stable Diffusion.")
@@ -500,6 +565,10 @@ class MainWindow(QMainWindow):
         params = state.json_value("params")
         if isinstance(params, dict):
             self.params.restore(params)
+        inpaint = state.json_value("inpaint")
+        if isinstance(inpaint, dict):
+            self.inpaint.restore(inpaint)
+        self.inpaint_workspace.restore_document()
         mode = state.json_value("mode")
         if isinstance(mode, int) and 0 <= mode < len(MODES) and MODES[mode][1] is not None:
             self.mode_tabs.setCurrentIndex(mode)
@@ -510,11 +579,13 @@ class MainWindow(QMainWindow):
         state.set_bytes("window/state", self.saveState())
         state.set_bytes("window/splitter", self.splitter.saveState())
         state.set_json("params", self.params.state())
+        state.set_json("inpaint", self.inpaint.state())
         state.set_json("mode", self.mode_tabs.currentIndex())
         state.sync()
 
     def closeEvent(self, event) -> None:  # type: ignore[no-untyped-def]
         self.save_state()
+        self.inpaint_workspace.save_document()
         self._dispatcher.pause()  # else the next queued request would start as the current one cancels
         self._worker.cancel_flag.set()
         self.welcome.shutdown()

@@ -136,13 +136,52 @@ def _render(out: Path, scratch: Path) -> int:
     _grab(dialog, out / "settings.png")
     dialog.close()
 
+    _inpaint_screenshot(app, window, scratch, out)
+
     window.open_history_browser()
     app.processEvents()
     browsers = [w for w in app.topLevelWidgets() if w.windowTitle() == "Easel — History" and w.isVisible()]
     _grab(browsers[0], out / "history-browser.png")
     window.close()
     session.close()
+    from tests.test_mask_canvas import render_screenshot
+
+    render_screenshot(out / "mask-canvas.png")
+    print(out / "mask-canvas.png")
     return 0
+
+
+def _sample_picture(path: Path) -> Path:
+    """A dusk landscape to paint on (the tiny model's own images are noise)."""
+    from PIL import Image, ImageDraw
+
+    picture = Image.new("RGB", (512, 384))
+    draw = ImageDraw.Draw(picture)
+    for y in range(384):
+        draw.line([(0, y), (512, y)], fill=(40 + y // 3, 50 + y // 5, 120 - y // 6))
+    draw.ellipse((330, 90, 410, 170), fill=(250, 200, 90))
+    draw.polygon([(0, 300), (140, 220), (300, 290), (512, 240), (512, 384), (0, 384)], fill=(30, 60, 40))
+    draw.rectangle((120, 250, 180, 310), fill=(120, 80, 60))
+    picture.save(path)
+    return path
+
+
+def _inpaint_screenshot(app, window, scratch: Path, out: Path) -> None:  # type: ignore[no-untyped-def]
+    from core.mask import Brush
+
+    window.send_to("inpaint", _sample_picture(scratch / "dusk.png"))
+    document = window.inpaint_workspace.canvas.document
+    document.begin_stroke(340, 100, Brush(size=70, hardness=0.8))
+    for x, y in ((400, 110), (395, 160), (345, 165), (350, 120)):
+        document.stroke_to(x, y)
+    document.end_stroke()
+    window.inpaint_workspace.canvas.set_document(document)
+    window.params.prompt_edit.setPlainText("a full moon, (glowing:1.2)")
+    window.params.size_editor.set_image_size(128, 96)
+    window.params.steps_spin.setValue(6)
+    window.generate()
+    _wait(app, lambda: not window._dispatcher.busy and window.inpaint_result.has_image())
+    _grab(window, out / "inpaint.png")
 
 
 if __name__ == "__main__":

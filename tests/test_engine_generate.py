@@ -115,3 +115,18 @@ def test_sdxl_and_inpaint_checkpoints_generate(tmp_path, tiny_models, name):
     assert not events.of(Failed), events.of(Failed)
     assert done[0].image.size == (64, 64)
     assert np.asarray(done[0].image).std() > 0
+
+
+def test_no_mode_prints_a_progress_bar_of_its_own(shared_engine, tiny_models, tmp_path, capfd):
+    """Progress is Easel's events; a pipeline's own tqdm bar would garble the CLI's and flood logs."""
+    init = tmp_path / "init.png"
+    Image.new("RGB", (64, 64), (120, 80, 40)).save(init)
+    mask = tmp_path / "mask.png"
+    Image.new("L", (64, 64), 255).save(mask)
+    model = tiny_models["sd1"]
+    for changes in ({}, {"mode": Mode.IMG2IMG, "init_image": init},
+                    {"mode": Mode.INPAINT, "init_image": init, "mask": mask}):
+        recorder = Recorder()
+        shared_engine.generate(tiny_request(model, **changes), recorder, output_dir=tmp_path)
+        assert recorder.of(Finished), recorder.events
+    assert "it/s" not in capfd.readouterr().err

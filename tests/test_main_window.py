@@ -14,7 +14,7 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-from PIL import Image  # noqa: E402
+from PIL import Image, ImageFilter  # noqa: E402
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QTimer, QUrl  # noqa: E402
 from PySide6.QtGui import QDragEnterEvent, QDropEvent  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
@@ -408,3 +408,65 @@ def test_closing_while_busy_cancels_and_keeps_the_waiting_requests(qtbot, paths,
     session.close()
     assert time.perf_counter() - started < 30  # one step, not two whole generations
     assert [job.request.prompt for job in JobQueue(paths.home / "queue.json").jobs()] == ["waiting one"]
+
+
+def _gradient(path: Path, size: int = 64) -> Path:
+    import numpy as np
+
+    ramp = np.linspace(0, 255, size, dtype=np.uint8)
+    pixels = np.stack([np.tile(ramp, (size, 1)), np.tile(ramp[:, None], (1, size)), np.full((size, size), 90,
+                                                                                              np.uint8)], -1)
+    Image.fromarray(pixels).save(path)
+    return path
+
+
+def test_inpainting_on_the_canvas_keeps_everything_outside_the_mask(qtbot, session, paths, tmp_path):
+    import numpy as np
+
+    from core.mask import Brush
+
+    window = session.window
+    source = _gradient(tmp_path / "photo.png")
+    window.params.size_editor.set_image_size(512, 512)
+    window.send_to("inpaint", source)
+    assert window.center_stack.currentWidget() is window.inpaint_page
+    assert window.params.size_editor.image_size() == (64, 64)  # generates at the sent image's size
+    document = window.inpaint_workspace.canvas.document
+    document.begin_stroke(20, 32, Brush(size=12))
+    document.stroke_to(44, 32)
+    document.end_stroke()
+    _set_small(window, steps=3, prompt="a red boat")
+    window.generate()
+    qtbot.waitUntil(lambda: len(_history_rows(paths)) == 1 and _idle(window), timeout=LONG)
+    path, infotext = _history_rows(paths)[0]
+    assert "Mask blur: 4" in infotext
+    result = np.asarray(Image.open(path).convert("RGB")).astype(int)
+    original = np.asarray(Image.open(source).convert("RGB")).astype(int)
+    touched = np.asarray(Image.fromarray(np.asarray(document.mask)).filter(ImageFilter.MaxFilter(21)))  # blur + 2
+    assert (result[touched == 0] == original[touched == 0]).all()
+    assert (result[np.asarray(document.mask) == 255] != original[np.asarray(document.mask) == 255]).any()
+
+
+def test_the_canvas_comes_back_after_a_restart(qtbot, paths, tiny_models, tmp_path):
+    import numpy as np
+
+    from core.mask import Brush
+
+    _install_tiny_model(paths, tiny_models["sd1"])
+    first = _open(qtbot, paths)
+    first.window.send_to("inpaint", _gradient(tmp_path / "photo.png"))
+    document = first.window.inpaint_workspace.canvas.document
+    document.begin_stroke(10, 10, Brush(size=8))
+    document.end_stroke()
+    first.window.inpaint_workspace.canvas.mask_changed.emit()
+    painted = np.array(document.mask)
+    first.window.close()
+    first.close()
+
+    second = _open(qtbot, paths)
+    try:
+        restored = second.window.inpaint_workspace.canvas.document
+        assert restored is not None and (np.asarray(restored.mask) == painted).all()
+        assert second.window.current_mode.value == "inpaint"
+    finally:
+        second.close()

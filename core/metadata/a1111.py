@@ -16,6 +16,11 @@ _FIELD_OF_KEY = {
     "Clip skip": "clip_skip",
     "Denoising strength": "denoising_strength",
     "Model": "model",
+    "Mask mode": "mask_mode",
+    "Mask blur": "mask_blur",
+    "Inpaint area": "inpaint_area",
+    "Masked area padding": "padding",
+    "Masked content": "masked_content",
 }
 
 

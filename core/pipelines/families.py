@@ -20,8 +20,13 @@ class Family:
     tokenizer_pads: dict[str, str]  # pipeline component name -> pad token
 
     def pipeline_class_name(self, mode: Mode, inpaint_checkpoint: bool) -> str:
-        if inpaint_checkpoint and self.inpaint:
-            return self.inpaint  # txt2img and img2img both run as inpainting with a full mask
+        if (inpaint_checkpoint or mode is Mode.INPAINT) and self.inpaint:
+            return self.inpaint  # on inpaint checkpoints txt2img and img2img run as inpainting with a full mask
+        if mode is Mode.INPAINT:
+            from core.errors import RequestError
+
+            raise RequestError(f"{self.name} models cannot inpaint.",
+                               hint="Inpaint with an SDXL base or inpainting model, then refine in img2img.")
         if mode is Mode.IMG2IMG:
             return self.img2img
         if self.txt2img is None:

@@ -79,7 +79,9 @@ class LoadedModel:
         if type(self.base).__name__ == class_name:
             return self.base
         if class_name not in self._pipelines:
-            self._pipelines[class_name] = getattr(diffusers, class_name).from_pipe(self.base)
+            pipe = getattr(diffusers, class_name).from_pipe(self.base)
+            pipe.set_progress_bar_config(disable=True)  # not carried over by from_pipe; Easel reports progress
+            self._pipelines[class_name] = pipe
         return self._pipelines[class_name]
 
 

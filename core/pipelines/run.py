@@ -12,8 +12,10 @@ from PIL import Image
 
 from core.errors import GenerationCancelled
 from core.events import CancelCheck, Progress
+from core.inpaint import PreparedInpaint
 from core.pipelines.loader import LoadedModel
 from core.pipelines.composition import ComposedPrompt, composed_guidance
+from core.pipelines.inpaint_inputs import inpaint_arguments
 from core.prompts import extract_lora_tags, split_and
 from core.prompts.encoding import ConditioningSchedule, Embeddings, PromptEmbeddings, encode_schedules
 from core.request import GenerationRequest, Mode
@@ -29,6 +31,7 @@ class BatchSpec:
     batch_total: int
     init_image: Image.Image | None
     conditionings: list[tuple[ConditioningSchedule, float]]  # from encode_request, shared by every batch
+    inpaint: PreparedInpaint | None = None  # for Mode.INPAINT: the image and mask the model receives
 
 
 def cpu_generators(seeds: tuple[int, ...]) -> list[torch.Generator]:
@@ -36,9 +39,12 @@ def cpu_generators(seeds: tuple[int, ...]) -> list[torch.Generator]:
     return [torch.Generator("cpu").manual_seed(seed) for seed in seeds]
 
 
-def _mode_arguments(loaded: LoadedModel, spec: BatchSpec) -> dict[str, Any]:
+def _mode_arguments(loaded: LoadedModel, spec: BatchSpec, generators: list[torch.Generator]) -> dict[str, Any]:
     request = spec.request
     size = (request.width, request.height)
+    if request.mode is Mode.INPAINT and spec.inpaint is not None:
+        pipe = loaded.pipeline_for(request.mode)
+        return inpaint_arguments(pipe, spec.inpaint, request.denoising_strength, spec.seeds, generators)
     if loaded.source.inpaint:
         # An inpainting checkpoint generates as A1111 does: the whole image masked, gray where no init image.
         image = spec.init_image or Image.new("RGB", size, NEUTRAL_GRAY)
@@ -151,17 +157,18 @@ def run_batch(
     parts = spec.conditionings
     conditioning = parts[0][0]  # with AND its positive half is replaced by the composition below
     composed = ComposedPrompt(parts, len(spec.seeds)) if len(parts) > 1 else None
+    generators = cpu_generators(spec.seeds)
     arguments = dict(
         **_prompt_arguments(conditioning.at(0)),
         num_inference_steps=request.steps,
         guidance_scale=request.cfg_scale,
         num_images_per_prompt=len(spec.seeds),
-        generator=cpu_generators(spec.seeds),
+        generator=generators,
         output_type="latent",
         callback_on_step_end=_step_callback(on_progress, cancel, preview, preview_every, spec,
                                             _prompt_switch(conditioning, len(spec.seeds), composed)),
-        **_mode_arguments(loaded, spec),
     )
     composition = composed_guidance(pipe.unet, composed) if composed else contextlib.nullcontext()
     with torch.inference_mode(), composition:
-        return pipe(**arguments).images
+        # Inside inference mode: latent noise / nothing encode the image here, with the same generators.
+        return pipe(**arguments, **_mode_arguments(loaded, spec, generators)).images
