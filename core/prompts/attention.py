@@ -26,7 +26,7 @@ SQUARE_MULTIPLIER = 1 / 1.1
 BREAK = "BREAK"
 BREAK_WEIGHT = -1.0
 
-_TOKEN = re.compile(
+EMPHASIS_TOKEN = re.compile(
     r"""
       (?P<escape>\\[()\[\]\\]?)           # \( \) \[ \] \\ give the character; a lone \ gives nothing
     | (?P<open>[(\[])
@@ -61,7 +61,7 @@ class _Segments:
 def parse_attention(text: str) -> list[tuple[str, float]]:
     """Split a prompt into (text, weight) segments the way A1111 does; BREAK is ("BREAK", -1.0)."""
     segments = _Segments()
-    for token in _TOKEN.finditer(text):
+    for token in EMPHASIS_TOKEN.finditer(text):
         _read_token(token, segments, text)
     for start in segments.open_round:
         segments.scale_from(start, ROUND_MULTIPLIER)

@@ -43,19 +43,19 @@ class Alternation:
 Node = Union[str, Edit, Alternation]
 
 
-class _Unreadable(Exception):
+class UnreadableEdit(Exception):
     """Nothing in the grammar can consume this character."""
 
 
 def read_edits(prompt: str) -> list[Node] | None:
     """The prompt as text pieces, edits and alternations; None when A1111 could not parse it."""
     try:
-        return _Reader(prompt).top_level()
-    except _Unreadable:
+        return EditReader(prompt).top_level()
+    except UnreadableEdit:
         return None
 
 
-class _Reader:
+class EditReader:
     def __init__(self, text: str) -> None:
         self.text = text
         self.pos = 0
@@ -65,7 +65,7 @@ class _Reader:
         while self.pos < len(self.text):
             char = self.text[self.pos]
             if char == "|":
-                raise _Unreadable
+                raise UnreadableEdit
             if char in "([":
                 start = self.pos
                 bracketed = self.bracketed()
@@ -83,7 +83,7 @@ class _Reader:
     def plain(self) -> str:
         match = _PLAIN.match(self.text, self.pos)
         if match is None:  # a backslash at the end or before a newline
-            raise _Unreadable
+            raise UnreadableEdit
         self.pos = match.end()
         return match.group(0)
 

@@ -18,8 +18,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from core.prompts.attention import _TOKEN  # the emphasis tokenizer itself, so both always agree
-from core.prompts.edit_syntax import Alternation, Edit, _Reader, _Unreadable
+from core.prompts.attention import EMPHASIS_TOKEN  # the emphasis tokenizer itself, so both always agree
+from core.prompts.edit_syntax import Alternation, Edit, EditReader, UnreadableEdit
 
 # As core.prompts.lora_tags, core.prompts.composition and core.prompts.attention read them.
 _EXTRA_NETWORK = re.compile(r"<(\w+):([^>]+)>")
@@ -103,7 +103,7 @@ def _read_part(part: _Mapped, spans: list[Span]) -> None:
     reader = _SpanReader(part.text)
     try:
         reader.top_level()
-    except _Unreadable:  # the engine uses such a part as written: no prompt editing in it
+    except UnreadableEdit:  # the engine uses such a part as written: no prompt editing in it
         reader.edits, reader.syntax = [], set()
     spans.extend(part.span(start, end, "schedule") for start, end in reader.edits)
     # A separator keeps words on either side of the editing syntax apart (`[a BREAK:b:5]` has a BREAK);
@@ -111,7 +111,7 @@ def _read_part(part: _Mapped, spans: list[Span]) -> None:
     _read_emphasis(part.without(reader.syntax, _SEPARATOR), spans)
 
 
-class _SpanReader(_Reader):
+class _SpanReader(EditReader):
     """The schedule grammar's reader, noting where each edit is and which characters are its syntax."""
 
     def __init__(self, text: str) -> None:
@@ -151,7 +151,7 @@ class _SpanReader(_Reader):
 def _read_emphasis(part: _Mapped, spans: list[Span]) -> None:
     """Brackets, weights, escapes and BREAK as `parse_attention` reads them."""
     text, round_open, square_open = part.text, [], []
-    for token in _TOKEN.finditer(text):
+    for token in EMPHASIS_TOKEN.finditer(text):
         kind, value, start, end = token.lastgroup, token.group(0), token.start(), token.end()
         if kind == "escape":
             spans.append(part.span(start, end, "escape"))
