@@ -7,7 +7,9 @@ import sys
 from pathlib import Path
 from typing import Sequence, TextIO
 
+from core.cli_control_args import add_control_arguments
 from core.cli_inpaint_args import add_inpaint_arguments
+from core.cli_pose import add_pose_parser, run_pose
 from core.errors import EaselError
 from core.paths import AppPaths
 from core.settings import Settings
@@ -26,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     info = commands.add_parser("info", help="print the generation parameters stored in an image")
     info.add_argument("image", type=Path)
     info.add_argument("--json", action="store_true")
+    add_pose_parser(commands)
     return parser
 
 
@@ -52,6 +55,7 @@ def _add_generate(parser: argparse.ArgumentParser) -> None:
     add("--init-image", type=Path)
     add("--strength", dest="denoising_strength", type=float)
     add_inpaint_arguments(parser)
+    add_control_arguments(parser)
     add("--vae")
     add("--out", type=Path, help="write images here instead of Easel's outputs folder")
     add("--device", help="cuda, mps or cpu (default: the best available)")
@@ -83,6 +87,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout, err: TextI
 
             print(convert_to_safetensors(args.model), file=out)
             return 0
+        if args.command == "pose":
+            return run_pose(args, out)
         from core.cli_info import run_info
 
         return run_info(args, out)

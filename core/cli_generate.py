@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from core.cli_control_args import control_units
 from core.cli_inpaint_args import image_size, inpaint_fields
 from core.errors import EaselError
 from core.events import (
@@ -54,6 +55,8 @@ def request_from_args(args: argparse.Namespace) -> GenerationRequest:
     fields: dict[str, Any] = fields_from_image(args.from_image) if args.from_image else {}
     fields.update({name: getattr(args, name) for name in REQUEST_FLAGS if getattr(args, name) is not None})
     fields.update(inpaint_fields(args))
+    if args.control:  # replaces the units of --from-image
+        fields["controlnets"] = [unit.to_json_dict() for unit in control_units(args.control)]
     if args.model:
         fields["model"] = args.model
     if not fields.get("model"):

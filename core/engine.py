@@ -16,6 +16,7 @@ import torch
 from PIL import Image
 
 from core import infotext, samplers
+from core.control_units import ControlNets
 from core.device import DevicePlan, plan_device, total_memory_bytes
 from core.engine_options import EngineOptions
 from core.errors import EaselError, GenerationCancelled, RequestError
@@ -28,6 +29,7 @@ from core.inpaint import PreparedInpaint
 from core.model_resolution import ModelResolver, ResolvedModel, autov2_when_ready, lora_hash_when_ready
 from core.paths import AppPaths
 from core.pipelines.attention_slicing import set_attention_slicing
+from core.pipelines.control_hook import ActiveUnit
 from core.pipelines.decode import decode_latents
 from core.pipelines.families import BANG, ENDOFTEXT, family_of
 from core.pipelines.loader import LoadedModel, file_identity, load_model, load_vae
@@ -86,6 +88,7 @@ class Engine:
         self._loaded: LoadedModel | None = None
         self._embedding_files = EmbeddingCache()
         self._tokenizers = TokenizerCache()
+        self._controlnets = ControlNets()
         self.load_count = 0
 
     def warm_up(self) -> None:
@@ -136,10 +139,15 @@ class Engine:
     def loaded_model(self) -> LoadedModel | None:
         return self._loaded
 
+    @property
+    def controlnet_load_count(self) -> int:
+        return self._controlnets.load_count
+
     def unload(self) -> None:
         if self._loaded is None:
             return  # a full collection holds the GIL for a noticeable time: only when it frees something
         self._loaded = None
+        self._controlnets.clear()
         free_memory()
 
     def generate(
@@ -187,15 +195,19 @@ class Engine:
         family_of(resolved.source.architecture).pipeline_class_name(request.mode, resolved.source.inpaint)
         self._check_memory(resolved, request)
         loras = self._resolve_loras(request, resolved)
+        seeds = self._seeds(request)
+        prepared = ControlNets.prepare(request, start, self._resolver, resolved.source.architecture, seeds[0])
         loaded = self._ensure_loaded(resolved, on_event)
+        controls = self._controlnets.activate(prepared, dict(loaded.base.unet.config), self.plan,
+                                              self.plan.attention_slicing)
         set_attention_slicing(loaded.base, self.plan.attention_slicing)
         resolved.start_hashing()
         vae_hash = self._ensure_vae(loaded, request)
         lora_hashes = self._ensure_loras(loaded, loras)
         embeddings, ti_hashes = self._embeddings(loaded, request, notices)
-        job = Job(request, resolved, loaded, self._seeds(request), start.init_image, vae_hash,
+        job = Job(request, resolved, loaded, seeds, start.init_image, vae_hash,
                   output_dir or self._default_output_folder(request), lora_hashes, embeddings, ti_hashes,
-                  start.inpaint)
+                  start.inpaint, controls, prepared.titles)
         on_event(Started(request, job.seeds, tuple(notices)))
         saved = self._run_batches(job, on_event, cancel)
         on_event(Finished(tuple(saved), job.seeds, time.perf_counter() - started))
@@ -209,7 +221,7 @@ class Engine:
         for batch_index in range(request.batch_count):
             batch_seeds = job.seeds[batch_index * request.batch_size:(batch_index + 1) * request.batch_size]
             spec = BatchSpec(request, batch_seeds, batch_index, request.batch_count, job.init_image, conditionings,
-                             job.inpaint)
+                             job.inpaint, job.controls)
             latents = run_batch(loaded, spec, scheduler, on_event, cancel, preview, self._options.preview_every)
             images, notice = decode_latents(loaded.pipeline_for(request.mode), latents)
             if notice:
@@ -234,6 +246,8 @@ class Engine:
         if not 0.0 <= request.denoising_strength <= 1.0:
             raise RequestError("Denoising strength must be between 0 and 1.")
         _check_choice("resize mode", request.resize_mode, RESIZE_MODES)
+        for index, unit in enumerate(request.controlnets):
+            unit.check(index)
         samplers.parse_sampler_name(request.sampler, request.schedule)
         rounded = round_to_multiple_of_8(request.width, request.height)
         notices = [rounded.notice] if rounded.notice else []
@@ -347,7 +361,8 @@ class Engine:
 
     def _save(self, job: "Job", image: Image.Image, seed: int) -> ImageDone:
         request = job.request
-        extra = {"Lora hashes": job.lora_hashes, "TI hashes": job.ti_hashes}
+        extra: dict[str, object] = {"Lora hashes": job.lora_hashes, "TI hashes": job.ti_hashes}
+        extra.update(infotext.controlnet_params(list(zip(request.controlnets, job.control_titles))))
         text = infotext.infotext_for_request(request, seed, job.resolved.name, job.resolved.model_hash(),
                                              vae_hash=job.vae_hash,
                                              extra={key: value for key, value in extra.items() if value} or None)
@@ -382,3 +397,5 @@ class Job:
     embeddings: Embeddings | None = None  # textual inversions the prompts use, fitted to the model
     ti_hashes: str | None = None  # `name: hash, ...` for the infotext
     inpaint: PreparedInpaint | None = None  # for Mode.INPAINT: the model's input and how to composite its output
+    controls: tuple[ActiveUnit, ...] = ()  # ControlNet units, ready to run
+    control_titles: tuple[str, ...] = ()  # every unit's model as the infotext names it

@@ -11,10 +11,12 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import core
+from core.controlnet import ControlUnit
 from core.errors import RequestError
+from core.preprocessors import PREPROCESSORS, canonical_preprocessor
 from core.request import MASKED_CONTENTS, GenerationRequest, Mode
 from core.samplers import UNIFORM, infotext_sampler_fields, parse_sampler_name
 
@@ -339,3 +341,107 @@ def request_fields_from_infotext(parsed: ParsedInfotext) -> dict[str, Any]:
         fields["model"] = parsed.params["Model"]
     fields.update(_inpaint_fields(parsed.params))
     return fields
+
+
+# ---------------------------------------------------------------- ControlNet units (sd-webui-controlnet)
+
+CONTROLNET_KEY = "ControlNet {index}"
+# Older names of the extension's resize modes (its check_resize_mode aliases).
+_CONTROLNET_RESIZE_ALIASES = {
+    "Inner Fit (Scale to Fit)": "Crop and Resize", "Scale to Fit (Inner Fit)": "Crop and Resize",
+    "Outer Fit (Shrink to Fit)": "Resize and Fill", "Envelope (Outer Fit)": "Resize and Fill",
+}
+_CONTROLNET_KEY_PATTERN = re.compile(r"^ControlNet (\d+)$")
+
+
+def _thresholds(unit: ControlUnit) -> tuple[float, float]:
+    step = PREPROCESSORS.get(canonical_preprocessor(unit.preprocessor) or "")
+    a = unit.threshold_a if unit.threshold_a is not None else (step.threshold_a if step else 0.5)
+    b = unit.threshold_b if unit.threshold_b is not None else (step.threshold_b if step else 0.5)
+    return float(a), float(b)
+
+
+def format_controlnet_unit(unit: ControlUnit, model_title: str) -> str:
+    """One unit as the extension's ControlNetUnit.serialize writes it (its field order, `str()` of each value)."""
+    canonical = canonical_preprocessor(unit.preprocessor)
+    threshold_a, threshold_b = _thresholds(unit)
+    fields = {
+        "Module": PREPROCESSORS[canonical].module if canonical else unit.preprocessor,
+        "Model": model_title,
+        "Weight": float(unit.weight),
+        "Resize Mode": unit.resize_mode,
+        "Processor Res": int(unit.processor_res),
+        "Threshold A": threshold_a,
+        "Threshold B": threshold_b,
+        "Guidance Start": float(unit.guidance_start),
+        "Guidance End": float(unit.guidance_end),
+        "Pixel Perfect": bool(unit.pixel_perfect),
+        "Control Mode": unit.control_mode,
+    }
+    return ", ".join(f"{key}: {value}" for key, value in fields.items())
+
+
+def controlnet_params(units: Sequence[tuple[ControlUnit, str]]) -> dict[str, str]:
+    """`ControlNet 0`, `ControlNet 1`, ... for the infotext: each unit with its model's title."""
+    return {CONTROLNET_KEY.format(index=index): format_controlnet_unit(unit, title)
+            for index, (unit, title) in enumerate(units)}
+
+
+def _parsed_value(value: str) -> Any:
+    """The extension's parse_value: True/False, an int, a float, or the text."""
+    if value in ("True", "False"):
+        return value == "True"
+    for kind in (int, float):
+        try:
+            return kind(value)
+        except ValueError:
+            continue
+    return value
+
+
+def _number_field(values: Mapping[str, Any], key: str, default: float) -> float:
+    value = values.get(key)
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else default
+
+
+def _threshold_field(value: Any, default: float) -> float | None:
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0 or value == default:
+        return None  # -1 (the extension's "unset") or the preprocessor's default
+    return float(value)
+
+
+def parse_controlnet_unit(text: str) -> ControlUnit:
+    """A unit from the extension's infotext value; fields it leaves out keep their defaults.
+
+    The control image is never in the infotext: the unit has none (img2img and inpaint then use the init image).
+    """
+    values: dict[str, Any] = {}
+    for item in text.split(","):
+        key, separator, value = item.strip().partition(": ")
+        if separator:
+            values[key.strip().lower()] = _parsed_value(value.strip())
+    module = str(values.get("module", "none"))
+    preprocessor = canonical_preprocessor(module) or module
+    step = PREPROCESSORS.get(preprocessor)
+    resize = str(values.get("resize mode", "Crop and Resize"))
+    resolution = _number_field(values, "processor res", -1)
+    return ControlUnit(
+        model=str(values.get("model", "")),
+        preprocessor=preprocessor,
+        weight=_number_field(values, "weight", 1.0),
+        resize_mode=_CONTROLNET_RESIZE_ALIASES.get(resize, resize),
+        processor_res=int(resolution) if resolution > 0 else 512,
+        threshold_a=_threshold_field(values.get("threshold a"), step.threshold_a if step else 0.5),
+        threshold_b=_threshold_field(values.get("threshold b"), step.threshold_b if step else 0.5),
+        guidance_start=_number_field(values, "guidance start", 0.0),
+        guidance_end=_number_field(values, "guidance end", 1.0),
+        pixel_perfect=values.get("pixel perfect") is True,
+        control_mode=str(values.get("control mode", "Balanced")),
+    )
+
+
+def controlnet_units_from_params(params: Mapping[str, str]) -> list[ControlUnit]:
+    """Every `ControlNet N` of parsed infotext, in unit order."""
+    found = sorted((int(m.group(1)), value) for key, value in params.items()
+                   if (m := _CONTROLNET_KEY_PATTERN.match(key)))
+    return [parse_controlnet_unit(value) for _, value in found]

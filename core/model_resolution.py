@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from concurrent.futures import Future, TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,9 +11,10 @@ from typing import Iterable
 from core.errors import ModelFileError
 from core.models.detect import detect_model
 from core.models.filetype import FileFormat, sniff
-from core.models.hashing import BackgroundHasher, HashCache
+from core.models.hashing import BackgroundHasher, HashCache, legacy_model_hash
 from core.models.scan import ModelEntry, ModelFolders, find_model, install_layout, scan
 from core.paths import AppPaths, resources_dir
+from core.pipelines.controlnet import ControlNetSource
 from core.pipelines.families import shipped_config_name
 from core.pipelines.loader import ModelSource, diffusers_folder_architecture
 from core.pipelines.lora import lora_family, wrong_architecture_error
@@ -63,6 +65,22 @@ class ResolvedModel:
     def model_hash(self) -> str | None:
         self.start_hashing()
         return autov2_when_ready(self._hash_future)
+
+
+def _family(architecture: str) -> str:
+    return "sd2" if architecture.startswith("sd2") else architecture  # sd2-v is sd2; the SDXL refiner has none
+
+
+def _controlnet_folder_architecture(folder: Path) -> str | None:
+    """From the weights' header when they are safetensors (as for a file), else from config.json's widths."""
+    weights = sorted(folder.glob("diffusion_pytorch_model*.safetensors"))
+    if weights:
+        return detect_model(weights[0]).architecture
+    try:
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise ModelFileError(f"The ControlNet folder {folder} has an unreadable config.json: {error}.") from error
+    return {768: "sd1", 1024: "sd2", 2048: "sdxl"}.get(config.get("cross_attention_dim"))
 
 
 class ModelResolver:
@@ -156,6 +174,43 @@ class ModelResolver:
                 and lora_family(info.architecture) != lora_family(model_architecture):
             raise wrong_architecture_error(name, info.architecture, model_architecture)
         return path, self._hasher.request(path)
+
+    def resolve_controlnet(self, name: str, model_architecture: str | None = None) -> ControlNetSource:
+        """The ControlNet a unit names: a file (name, A1111 title "name [hash]" or path) in the ControlNet
+        folders, or a diffusers ControlNet folder; one made for another family than the model is refused."""
+        path = self._controlnet_folder(name) or self._locate(name, kind="controlnet")
+        if path.is_dir():
+            architecture = _controlnet_folder_architecture(path)
+            title = path.name
+        else:
+            info = detect_model(path)
+            if info.kind != "controlnet":
+                raise ModelFileError(f"{path.name} is a {info.kind}, not a ControlNet.",
+                                     hint="Choose a ControlNet model for the unit.")
+            if not info.supported:
+                raise ModelFileError(f"{path.name} cannot be used: {info.reason}", hint="Choose another ControlNet.")
+            architecture = info.architecture
+            title = f"{path.stem} [{legacy_model_hash(path)}]"  # the extension's model title: the old 8-digit hash
+        if model_architecture and architecture and _family(architecture) != _family(model_architecture):
+            raise ModelFileError(
+                f"The ControlNet {path.name} was made for {architecture.upper()} models, "
+                f"but the checkpoint is {model_architecture.upper()}.",
+                hint="Choose a ControlNet made for the checkpoint's family, or a checkpoint of the ControlNet's.")
+        return ControlNetSource(path, architecture, title)
+
+    def _controlnet_folder(self, name: str) -> Path | None:
+        """A diffusers ControlNet folder (config.json beside its weights), by path or by name in the folders."""
+        candidate = Path(name).expanduser()
+        if candidate.is_dir():
+            if (candidate / "config.json").is_file():
+                return candidate
+            raise ModelFileError(f"{candidate} is a folder without a ControlNet config.json.",
+                                 hint="Give the ControlNet file, or a diffusers ControlNet folder.")
+        for folder in (f.path for f in self._folders if f.kind_hint == "controlnet"):
+            found = Path(folder) / name
+            if len(Path(name).parts) == 1 and (found / "config.json").is_file():
+                return found
+        return None
 
     def _locate(self, model: str, kind: str = "checkpoint") -> Path:
         candidate = Path(model).expanduser()

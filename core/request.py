@@ -8,6 +8,8 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from core.controlnet import ControlUnit
+
 PATH_FIELDS = ("init_image", "model_config", "mask")
 
 # A1111's choices, spelled as its infotext and UI spell them.
@@ -29,6 +31,7 @@ class GenerationRequest:
 
     Inpainting (mode INPAINT) repaints where `mask` is white (`mask_mode` "not masked": where it is
     black); `outpaint` (left, right, top, bottom pixels) extends the canvas and repaints the new area.
+    `controlnets` steer any mode with ControlNet units (see core.controlnet).
     """
 
     model: str
@@ -57,6 +60,7 @@ class GenerationRequest:
     inpaint_area: str = "whole"
     padding: int = 32
     outpaint: tuple[int, int, int, int] | None = None
+    controlnets: tuple[ControlUnit, ...] = ()
 
     def replace(self, **changes: Any) -> "GenerationRequest":
         return dataclasses.replace(self, **changes)
@@ -67,6 +71,7 @@ class GenerationRequest:
         for key in PATH_FIELDS:
             data[key] = str(data[key]) if data[key] is not None else None
         data["outpaint"] = list(self.outpaint) if self.outpaint is not None else None
+        data["controlnets"] = [unit.to_json_dict() for unit in self.controlnets]
         return data
 
     @classmethod
@@ -79,4 +84,5 @@ class GenerationRequest:
                 values[key] = Path(values[key])
         if values.get("outpaint") is not None:
             values["outpaint"] = tuple(int(side) for side in values["outpaint"])
+        values["controlnets"] = tuple(ControlUnit.from_json_dict(unit) for unit in values.get("controlnets") or ())
         return cls(**values)

@@ -114,6 +114,11 @@ class InpaintWorkspace(QWidget):
         mask = self._snapshot(_png_bytes(np.asarray(document.mask)), "mask")
         return image, mask
 
+    def drawing_file(self) -> Path | None:
+        """The painted strokes alone (white on black), for a ControlNet scribble unit."""
+        inputs = self.request_inputs()
+        return inputs[1] if inputs else None
+
     def mask_is_empty(self) -> bool:
         document = self.canvas.document
         return document is None or not np.asarray(document.mask).any()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Sequence
 
-CLI_COMMANDS = {"generate", "models", "info", "convert", "-h", "--help"}
+CLI_COMMANDS = {"generate", "models", "info", "convert", "pose", "-h", "--help"}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -13,7 +13,9 @@ from PySide6.QtWidgets import (
     QStackedWidget, QTabBar, QVBoxLayout, QWidget,
 )
 
-from core.events import EngineEvent, Failed, ImageDone, ModelLoading, ModelReady, Notice, Progress, Started
+from core.events import (
+    Cancelled, EngineEvent, Failed, ImageDone, ModelLoading, ModelReady, Notice, Progress, Started,
+)
 from core.history import History, HistoryEntry
 from core.paths import AppPaths
 from core.request import GenerationRequest, Mode
@@ -26,11 +28,13 @@ from desktop.image_view import ImageView
 from desktop.img2img_panel import Img2imgPanel
 from desktop.inpaint_panel import InpaintPanel
 from desktop.inpaint_workspace import InpaintWorkspace
+from desktop.control_units_panel import ControlUnitsPanel
 from desktop.job_dispatcher import JobDispatcher
 from desktop.model_sources import ModelSources
 from desktop.notifications import NotificationArea
 from desktop.params_panel import ParamsPanel
 from desktop.platform_actions import reveal_in_file_manager
+from desktop.pose_workspace import PoseWorkspace
 from desktop.progress_panel import ProgressPanel
 from desktop.queue_panel import QueuePanel
 from desktop.ui_state import UiState
@@ -39,10 +43,11 @@ from desktop.worker import InferenceWorker
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp"}
 MODEL_SUFFIXES = {".safetensors", ".sft", ".ckpt", ".pt", ".pth", ".bin"}
+# The Pose tab generates from text, steered by the ControlNet units (the pose editor feeds them).
 MODES = (("Generate", Mode.TXT2IMG), ("Img2img", Mode.IMG2IMG), ("Inpaint", Mode.INPAINT),
-         ("Pose / ControlNet", None))
-UNAVAILABLE_MODE_TIP = "Arrives with the pose editor (ControlNet) work."
+         ("Pose / ControlNet", Mode.TXT2IMG))
 INPAINT_TAB = 2
+POSE_TAB = 3
 MAX_MATCHED_SIDE = 2048
 
 
@@ -72,6 +77,7 @@ class MainWindow(QMainWindow):
         self._shown_entry: HistoryEntry | None = None
         self._unsaved: dict[int, ImageDone] = {}
         self._history_browser: GalleryView | None = None
+        self._detector_download: Any = None
         self.setWindowTitle("Easel")
         self.setAcceptDrops(True)
         self.actions_ = WindowActions.create(self)
@@ -87,6 +93,7 @@ class MainWindow(QMainWindow):
         self.img2img.hide()
         self.inpaint = InpaintPanel()
         self.inpaint.hide()
+        self.controlnet = ControlUnitsPanel()
         self.generate_button = QPushButton("Generate")
         self.generate_button.setDefault(True)
         self.generate_button.setToolTip("Ctrl+Enter (⌘↩ on a Mac). Pressing it while busy adds to the queue.")
@@ -96,16 +103,14 @@ class MainWindow(QMainWindow):
         left_layout.addWidget(self.params, 1)
         left_layout.addWidget(self.img2img)
         left_layout.addWidget(self.inpaint)
+        left_layout.addWidget(self.controlnet)
         left_layout.addWidget(self.generate_button)
         left_layout.addWidget(self.progress)
         left.setMinimumWidth(340)
 
         self.mode_tabs = QTabBar()
-        for index, (label, mode) in enumerate(MODES):
+        for label, _mode in MODES:
             self.mode_tabs.addTab(label)
-            if mode is None:
-                self.mode_tabs.setTabEnabled(index, False)
-                self.mode_tabs.setTabToolTip(index, UNAVAILABLE_MODE_TIP)
         self.notifications = NotificationArea()
         self.image_view = ImageView()
         self.welcome = WelcomeView(self._paths, self.sources.settings)
@@ -118,8 +123,18 @@ class MainWindow(QMainWindow):
         self.inpaint_page.addWidget(self.inpaint_result)
         self.inpaint_page.setStretchFactor(0, 3)
         self.inpaint_page.setStretchFactor(1, 2)
+        self.pose_workspace = PoseWorkspace(self._paths.models_dir, self._paths.cache_dir / "control-inputs",
+                                            self._tasks)
+        self.pose_result = ImageView(placeholder="The generated image appears here")
+        self.pose_page = QSplitter()
+        self.pose_page.addWidget(self.pose_workspace)
+        self.pose_page.addWidget(self.pose_result)
+        self.pose_page.setStretchFactor(0, 5)  # the editor has a panel of its own beside its canvas
+        self.pose_page.setStretchFactor(1, 1)
+        self.pose_scroller = QScrollArea(widgetResizable=True, frameShape=QFrame.Shape.NoFrame)
+        self.pose_scroller.setWidget(self.pose_page)  # the editor's panel scrolls in a narrow window
         self.center_stack = QStackedWidget()
-        for page in (self.image_view, self.welcome_page, self.inpaint_page):
+        for page in (self.image_view, self.welcome_page, self.inpaint_page, self.pose_scroller):
             self.center_stack.addWidget(page)
         center = QWidget()
         center_layout = QVBoxLayout(center)
@@ -179,6 +194,12 @@ class MainWindow(QMainWindow):
         self.mode_tabs.currentChanged.connect(self._on_mode_changed)
         self.img2img.problem.connect(self.notifications.show_warning)
         self.inpaint_workspace.problem.connect(self.notifications.show_warning)
+        self.pose_workspace.problem.connect(self.notifications.show_warning)
+        self.pose_workspace.info.connect(self.notifications.show_info)
+        self.pose_workspace.weights_needed.connect(self._offer_detector_weights)
+        self.pose_workspace.editor.pose_changed.connect(
+            lambda document: self.pose_workspace.save_document(self._pose_file))
+        self.params.changed.connect(self._sync_pose_canvas)
 
         self.gallery.entry_selected.connect(self.show_entry)
         self.gallery.entry_activated.connect(self.show_entry)
@@ -230,11 +251,16 @@ class MainWindow(QMainWindow):
             if self.img2img.init_image is None:
                 self.notifications.show_warning("Img2img needs an init image: drop one on the panel or choose a file.")
                 return None
-            return request.replace(mode=Mode.IMG2IMG, init_image=self.img2img.init_image,
-                                   denoising_strength=self.img2img.strength, resize_mode=self.img2img.resize_mode)
+            return self._with_control(request.replace(
+                mode=Mode.IMG2IMG, init_image=self.img2img.init_image, denoising_strength=self.img2img.strength,
+                resize_mode=self.img2img.resize_mode))
         if self.current_mode is Mode.INPAINT:
-            return self._inpaint_request(request)
-        return request
+            request = self._inpaint_request(request)
+        return request if request is None else self._with_control(request)
+
+    def _with_control(self, request: GenerationRequest) -> GenerationRequest:
+        return request.replace(controlnets=self.controlnet.units(self.pose_workspace.pose_file,
+                                                                 self.inpaint_workspace.drawing_file))
 
     def _inpaint_request(self, request: GenerationRequest) -> GenerationRequest | None:
         workspace = self.inpaint_workspace
@@ -291,9 +317,11 @@ class MainWindow(QMainWindow):
             self._on_image_done(event)
         elif isinstance(event, Failed):
             self.notifications.show_error(event.message, event.hint, event.details)
+        elif isinstance(event, Cancelled):
+            self.statusBar().showMessage("Cancelled", 4000)
 
     def _show_result(self, image: Any) -> None:
-        for view in (self.image_view, self.inpaint_result):
+        for view in (self.image_view, self.inpaint_result, self.pose_result):
             view.set_image(image)
 
     def _on_image_done(self, done: ImageDone) -> None:
@@ -340,11 +368,8 @@ class MainWindow(QMainWindow):
         checkpoints = [e for e in entries if e.kind == "checkpoint" and e.supported]
         self.params.set_models(checkpoints)
         self.params.set_vaes(sorted(e.name for e in entries if e.kind == "vae" and e.supported))
-        if not checkpoints:
-            self.center_stack.setCurrentWidget(self.welcome_page)
-        else:
-            self.center_stack.setCurrentWidget(
-                self.inpaint_page if self.current_mode is Mode.INPAINT else self.image_view)
+        self.controlnet.set_models(entries)
+        self.center_stack.setCurrentWidget(self._mode_page() if checkpoints else self.welcome_page)
         self.statusBar().showMessage(f"{len(checkpoints)} checkpoint(s) found" if checkpoints else
                                      "No checkpoints yet: choose how to get one.", 5000)
 
@@ -416,8 +441,10 @@ class MainWindow(QMainWindow):
             self.mode_tabs.setCurrentIndex(INPAINT_TAB)
             if self.inpaint_workspace.open_image(Path(path)):
                 self._match_size_to(Path(path))
-        else:
-            self.notifications.show_info(f"{mode.capitalize()} is not available yet. {UNAVAILABLE_MODE_TIP}")
+        elif mode == "controlnet":
+            unit = self.controlnet.use_image(Path(path))
+            self.notifications.show_info(f"{Path(path).name} is the control image of ControlNet unit {unit}; "
+                                         "choose its model and preprocessor in the ControlNet panel.")
 
     def _match_size_to(self, path: Path) -> None:
         """Generate at the sent image's own size (to a multiple of 8), as A1111's "Send to" does; a huge
@@ -512,12 +539,55 @@ class MainWindow(QMainWindow):
         for gallery in self._galleries():
             gallery.refresh()
 
+    def _offer_detector_weights(self, photo: Path) -> None:
+        """Nothing is downloaded without a click: say what is needed and offer both ways to get it."""
+        from core.pose_detect import DEFAULT_WEIGHTS_NAME, detector_download, weights_folder
+
+        spec = detector_download()
+        folder = weights_folder(self._paths.models_dir)
+        message = self.notifications.show_warning(
+            f"Detecting poses needs the OpenPose body model, {DEFAULT_WEIGHTS_NAME} ({spec.size / 1e6:.0f} MB).",
+            f"Download it from {spec.repo_id} into {folder}, or choose the file if you have it (an A1111 "
+            "ControlNet install keeps it in extensions/sd-webui-controlnet/annotator/downloads/openpose).")
+        message.add_action("Download", lambda: self._download_detector(photo), closes=True)
+        message.add_action("Choose file…", lambda: self.pose_workspace.choose_weights(photo), closes=True)
+
+    def _download_detector(self, photo: Path) -> None:
+        from core.pose_detect import detector_download, weights_folder
+        from desktop.download_worker import DownloadTask
+
+        task = DownloadTask(detector_download(), weights_folder(self._paths.models_dir),
+                            self.sources.settings.hub_endpoint or None)
+        self._detector_download = task  # kept alive until it ends
+        task.progress.connect(lambda done, total: self.statusBar().showMessage(
+            f"Downloading the pose detector: {done / 1e6:.0f} of {total / 1e6:.0f} MB"))
+        task.finished.connect(lambda path: self.pose_workspace.detect(photo, Path(path)))
+        task.failed.connect(lambda message, hint, details: self.notifications.show_error(message, hint, details))
+        task.start()
+
+    @property
+    def _pose_file(self) -> Path:
+        return self._paths.home / "pose.json"
+
+    def _sync_pose_canvas(self) -> None:
+        """The pose canvas has the generation's size, so the control image matches the image."""
+        width, height = self.params.size_editor.image_size()
+        document = self.pose_workspace.editor.document
+        if (document.width, document.height) != (width, height):
+            self.pose_workspace.editor.set_canvas_size(width, height)
+
+    def _mode_page(self) -> QWidget:
+        return {INPAINT_TAB: self.inpaint_page, POSE_TAB: self.pose_scroller}.get(self.mode_tabs.currentIndex(),
+                                                                                self.image_view)
+
     def _on_mode_changed(self, index: int) -> None:
         mode = MODES[index][1]
         self.img2img.setVisible(mode is Mode.IMG2IMG)
         self.inpaint.setVisible(mode is Mode.INPAINT)
+        if index == POSE_TAB:
+            self.controlnet.use_pose_editor()
         if self.center_stack.currentWidget() is not self.welcome_page:
-            self.center_stack.setCurrentWidget(self.inpaint_page if mode is Mode.INPAINT else self.image_view)
+            self.center_stack.setCurrentWidget(self._mode_page())
 
     def _about(self) -> None:
         QMessageBox.about(self, "About Easel", "Easel — a native desktop studio for Stable Diffusion.")
@@ -568,9 +638,14 @@ class MainWindow(QMainWindow):
         inpaint = state.json_value("inpaint")
         if isinstance(inpaint, dict):
             self.inpaint.restore(inpaint)
+        control = state.json_value("controlnet")
+        if isinstance(control, dict):
+            self.controlnet.restore(control)
         self.inpaint_workspace.restore_document()
+        self.pose_workspace.restore_document(self._pose_file)
+        self._sync_pose_canvas()
         mode = state.json_value("mode")
-        if isinstance(mode, int) and 0 <= mode < len(MODES) and MODES[mode][1] is not None:
+        if isinstance(mode, int) and 0 <= mode < len(MODES):
             self.mode_tabs.setCurrentIndex(mode)
 
     def save_state(self) -> None:
@@ -580,6 +655,7 @@ class MainWindow(QMainWindow):
         state.set_bytes("window/splitter", self.splitter.saveState())
         state.set_json("params", self.params.state())
         state.set_json("inpaint", self.inpaint.state())
+        state.set_json("controlnet", self.controlnet.state())
         state.set_json("mode", self.mode_tabs.currentIndex())
         state.sync()
 
@@ -589,4 +665,7 @@ class MainWindow(QMainWindow):
         self._dispatcher.pause()  # else the next queued request would start as the current one cancels
         self._worker.cancel_flag.set()
         self.welcome.shutdown()
+        if self._detector_download is not None and self._detector_download.is_running():
+            self._detector_download.cancel()
+            self._detector_download.wait()
         super().closeEvent(event)

@@ -90,6 +90,9 @@ def _render(out: Path, scratch: Path) -> int:
     checkpoint.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy(model.checkpoint, checkpoint)
     Settings(model_configs={str(checkpoint.resolve()): str(model.config_dir)}).save(paths.settings_file)
+    from core.synthetic.controlnet import write_tiny_controlnet
+
+    write_tiny_controlnet(paths.models_dir / "controlnet", "sd1", seed=7, name="control_v11p_openpose-tiny")
 
     session = start_session(paths)
     window = session.window
@@ -137,6 +140,7 @@ def _render(out: Path, scratch: Path) -> int:
     dialog.close()
 
     _inpaint_screenshot(app, window, scratch, out)
+    _pose_screenshot(app, window, out)
 
     window.open_history_browser()
     app.processEvents()
@@ -144,10 +148,12 @@ def _render(out: Path, scratch: Path) -> int:
     _grab(browsers[0], out / "history-browser.png")
     window.close()
     session.close()
-    from tests.test_mask_canvas import render_screenshot
+    from tests.test_mask_canvas import render_screenshot as render_mask_canvas
+    from tests.test_pose_editor import render_screenshot as render_pose_editor
 
-    render_screenshot(out / "mask-canvas.png")
-    print(out / "mask-canvas.png")
+    for name, render in (("mask-canvas.png", render_mask_canvas), ("pose-editor.png", render_pose_editor)):
+        render(out / name)
+        print(out / name)
     return 0
 
 
@@ -164,6 +170,21 @@ def _sample_picture(path: Path) -> Path:
     draw.rectangle((120, 250, 180, 310), fill=(120, 80, 60))
     picture.save(path)
     return path
+
+
+def _pose_screenshot(app, window, out: Path) -> None:  # type: ignore[no-untyped-def]
+    window.resize(1600, 900)
+    window.details_dock.hide()
+    window.params.size_editor.set_image_size(192, 128)
+    window.mode_tabs.setCurrentIndex(3)
+    window.params.prompt_edit.setPlainText("two dancers on a stage, spotlight")
+    for template in ("arms-up", "walking"):
+        window.pose_workspace.editor.panel.add_template(template)
+    window.generate()
+    _wait(app, lambda: not window._dispatcher.busy and window.pose_result.has_image())
+    _grab(window, out / "pose-tab.png")
+    window.details_dock.show()
+    window.resize(1280, 820)
 
 
 def _inpaint_screenshot(app, window, scratch: Path, out: Path) -> None:  # type: ignore[no-untyped-def]

@@ -89,3 +89,12 @@ def shared_engine(tmp_path_factory: pytest.TempPathFactory):
     from tests.models import make_engine
 
     return make_engine(tmp_path_factory.mktemp("engine-home"))
+
+
+@pytest.fixture(scope="session")
+def tiny_controlnets(tmp_path_factory: pytest.TempPathFactory):
+    """Tiny random ControlNets for the tiny sd1 and sdxl models, in the A1111 (control_model.*) layout."""
+    from core.synthetic.controlnet import write_tiny_controlnet
+
+    folder = tmp_path_factory.mktemp("tiny-controlnets")
+    return {family: write_tiny_controlnet(folder, family, seed=7) for family in ("sd1", "sdxl")}

@@ -17,7 +17,7 @@ pytest.importorskip("PySide6")
 from PIL import Image, ImageFilter  # noqa: E402
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QTimer, QUrl  # noqa: E402
 from PySide6.QtGui import QDragEnterEvent, QDropEvent  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
+from PySide6.QtWidgets import QApplication, QPushButton  # noqa: E402
 
 from core.events import Cancelled, Finished, Progress  # noqa: E402
 from core.images import save_png_atomically  # noqa: E402
@@ -470,3 +470,62 @@ def test_the_canvas_comes_back_after_a_restart(qtbot, paths, tiny_models, tmp_pa
         assert second.window.current_mode.value == "inpaint"
     finally:
         second.close()
+
+
+def test_the_pose_tab_steers_generation_with_the_edited_pose(qtbot, paths, tiny_models, tiny_controlnets):
+    _install_tiny_model(paths, tiny_models["sd1"])
+    control_dir = paths.models_dir / "controlnet"
+    control_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copy(tiny_controlnets["sd1"], control_dir / "control_openpose_tiny.safetensors")
+    session = _open(qtbot, paths)
+    try:
+        window = session.window
+        qtbot.waitUntil(lambda: window.params.model_picker.count() == 1
+                        and window.controlnet.editors[0].model_box.count() == 1, timeout=LONG)
+        _set_small(window, steps=2, prompt="a dancer")
+        window.mode_tabs.setCurrentIndex(3)
+        assert window.center_stack.currentWidget() is window.pose_scroller
+        assert window.controlnet.isChecked() and window.controlnet.editors[0].source == "pose"
+        editor = window.pose_workspace.editor
+        assert (editor.document.width, editor.document.height) == (64, 64)  # follows the generation size
+        window.pose_workspace.editor.panel.add_template("standing")
+        window.generate()
+        qtbot.waitUntil(lambda: len(_history_rows(paths)) == 1 and _idle(window), timeout=LONG)
+        infotext = _history_rows(paths)[0][1]
+        assert 'ControlNet 0: "Module: none, Model: control_openpose_tiny' in infotext
+    finally:
+        session.close()
+
+
+def test_detect_pose_without_weights_offers_the_download_then_detects(qtbot, session, tmp_path, monkeypatch):
+    import dataclasses
+    import hashlib
+    import io
+
+    import torch
+
+    from core.openpose_body import BodyPoseNet
+    from core.pose_detect import detector_download
+    from tests.fake_hub import FakeHub
+    from tests.test_pose_detect import SKELETON, _synthetic_maps
+
+    buffer = io.BytesIO()
+    torch.save(BodyPoseNet().state_dict(), buffer)  # random weights of the real architecture
+    weights = buffer.getvalue()
+    small = dataclasses.replace(detector_download(), size=len(weights), sha256=hashlib.sha256(weights).hexdigest())
+    monkeypatch.setattr("core.pose_detect.detector_download", lambda: small)
+    person = [(60 + dx, 15 + dy) for dx, dy in SKELETON]
+    monkeypatch.setattr("core.pose_detect.network_maps", lambda net, image, device: _synthetic_maps([person], 200, 120))
+    photo = tmp_path / "photo.png"
+    Image.new("RGB", (120, 200)).save(photo)
+    window = session.window
+    window.mode_tabs.setCurrentIndex(3)
+    with FakeHub() as hub:
+        hub.add_file(small.repo_id, small.filename, weights)
+        window.sources.settings.hub_endpoint = hub.endpoint
+        window.pose_workspace.detect(photo)
+        offer = window.notifications.messages()[-1]
+        assert "body_pose_model.pth" in offer.message_label.text() and hub.requests == []  # asked, not fetched
+        next(button for button in offer.findChildren(QPushButton) if button.text() == "Download").click()
+        qtbot.waitUntil(lambda: len(window.pose_workspace.editor.document.people) == 1, timeout=LONG)
+    assert (session.paths.models_dir / "annotators" / "body_pose_model.pth").read_bytes() == weights

@@ -17,3 +17,13 @@ def set_attention_slicing(pipe: Any, enabled: bool) -> None:
         pipe.enable_attention_slicing()
     else:
         pipe.disable_attention_slicing()
+
+
+def set_model_attention_slicing(model: Any, enabled: bool) -> None:
+    """The same for a model used beside the pipeline (a ControlNet)."""
+    if uses_attention_slicing(model) == enabled:
+        return
+    if enabled:
+        model.set_attention_slice("auto")
+    else:
+        model.set_default_attn_processor()

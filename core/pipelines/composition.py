@@ -31,6 +31,16 @@ def _rows(added: dict[str, torch.Tensor] | None, rows: slice) -> dict[str, torch
     return None if added is None else {name: value[rows] for name, value in added.items()}
 
 
+def _with_rows(kwargs: dict[str, Any], rows: slice) -> dict[str, Any]:
+    """UNet keyword arguments for some rows of the batch: ControlNet residuals come for all of them."""
+    chosen = dict(kwargs)
+    if chosen.get("down_block_additional_residuals") is not None:
+        chosen["down_block_additional_residuals"] = tuple(r[rows] for r in chosen["down_block_additional_residuals"])
+    if chosen.get("mid_block_additional_residual") is not None:
+        chosen["mid_block_additional_residual"] = chosen["mid_block_additional_residual"][rows]
+    return chosen
+
+
 def _sub_prompt_inputs(part: ConditioningSchedule, step: int, images: int, like: torch.Tensor,
                        added: dict[str, torch.Tensor] | None) -> tuple[torch.Tensor, dict[str, torch.Tensor] | None]:
     embeddings = part.at(step)
@@ -53,15 +63,19 @@ def composed_guidance(unet: Any, composed: ComposedPrompt) -> Iterator[None]:
             return original(sample, timestep, encoder_hidden_states, *args, added_cond_kwargs=added_cond_kwargs,
                             return_dict=return_dict, **kwargs)
 
-        def predict(x: torch.Tensor, hidden: torch.Tensor, added: dict[str, torch.Tensor] | None) -> torch.Tensor:
-            return original(x, timestep, hidden, *args, added_cond_kwargs=added, return_dict=False, **kwargs)[0]
+        def predict(x: torch.Tensor, hidden: torch.Tensor, added: dict[str, torch.Tensor] | None,
+                    rows: slice) -> torch.Tensor:
+            return original(x, timestep, hidden, *args, added_cond_kwargs=added, return_dict=False,
+                            **_with_rows(kwargs, rows))[0]
 
-        uncond = predict(sample[:half], encoder_hidden_states[:half], _rows(added_cond_kwargs, slice(0, half)))
-        positive_added = _rows(added_cond_kwargs, slice(half, None))
+        negatives, positives = slice(0, half), slice(half, None)
+        uncond = predict(sample[negatives], encoder_hidden_states[negatives], _rows(added_cond_kwargs, negatives),
+                         negatives)
+        positive_added = _rows(added_cond_kwargs, positives)
         combined = uncond.clone()
         for part, weight in composed.parts:
             hidden, added = _sub_prompt_inputs(part, composed.step, half, encoder_hidden_states, positive_added)
-            combined += weight * (predict(sample[half:], hidden, added) - uncond)
+            combined += weight * (predict(sample[positives], hidden, added, positives) - uncond)
         output = torch.cat([uncond, combined])
         if return_dict:
             from diffusers.models.unets.unet_2d_condition import UNet2DConditionOutput

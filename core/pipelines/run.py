@@ -15,6 +15,7 @@ from core.events import CancelCheck, Progress
 from core.inpaint import PreparedInpaint
 from core.pipelines.loader import LoadedModel
 from core.pipelines.composition import ComposedPrompt, composed_guidance
+from core.pipelines.control_hook import ActiveUnit, SamplingProgress, controlled_unet
 from core.pipelines.inpaint_inputs import inpaint_arguments
 from core.prompts import extract_lora_tags, split_and
 from core.prompts.encoding import ConditioningSchedule, Embeddings, PromptEmbeddings, encode_schedules
@@ -32,6 +33,7 @@ class BatchSpec:
     init_image: Image.Image | None
     conditionings: list[tuple[ConditioningSchedule, float]]  # from encode_request, shared by every batch
     inpaint: PreparedInpaint | None = None  # for Mode.INPAINT: the image and mask the model receives
+    controls: tuple[ActiveUnit, ...] = ()  # ControlNet units, applied around the UNet
 
 
 def cpu_generators(seeds: tuple[int, ...]) -> list[torch.Generator]:
@@ -99,13 +101,16 @@ def _pipeline_tensors(pipe: Any, embeddings: PromptEmbeddings, images: int) -> d
 
 
 def _prompt_switch(
-    conditioning: ConditioningSchedule, images: int, composed: ComposedPrompt | None
+    conditioning: ConditioningSchedule, images: int, composed: ComposedPrompt | None,
+    progress: SamplingProgress | None = None,
 ) -> Callable[[Any, int], dict[str, torch.Tensor]]:
     """Replacement tensors for the model call `step` when prompt editing changes the text there."""
 
     def switch(pipe: Any, step: int) -> dict[str, torch.Tensor]:
         if composed is not None:
             composed.step = step  # each AND part follows its own schedule
+        if progress is not None:
+            progress.step, progress.total = step, pipe.num_timesteps  # ControlNet guidance start/end
         if not conditioning.changes_at(step):
             return {}
         return _pipeline_tensors(pipe, conditioning.at(step), images)
@@ -158,6 +163,7 @@ def run_batch(
     conditioning = parts[0][0]  # with AND its positive half is replaced by the composition below
     composed = ComposedPrompt(parts, len(spec.seeds)) if len(parts) > 1 else None
     generators = cpu_generators(spec.seeds)
+    progress = SamplingProgress()
     arguments = dict(
         **_prompt_arguments(conditioning.at(0)),
         num_inference_steps=request.steps,
@@ -166,9 +172,11 @@ def run_batch(
         generator=generators,
         output_type="latent",
         callback_on_step_end=_step_callback(on_progress, cancel, preview, preview_every, spec,
-                                            _prompt_switch(conditioning, len(spec.seeds), composed)),
+                                            _prompt_switch(conditioning, len(spec.seeds), composed, progress)),
     )
     composition = composed_guidance(pipe.unet, composed) if composed else contextlib.nullcontext()
-    with torch.inference_mode(), composition:
+    control = controlled_unet(pipe.unet, list(spec.controls), progress, len(spec.seeds)) if spec.controls \
+        else contextlib.nullcontext()
+    with torch.inference_mode(), composition, control:  # the control hook wraps the composition's UNet calls
         # Inside inference mode: latent noise / nothing encode the image here, with the same generators.
         return pipe(**arguments, **_mode_arguments(loaded, spec, generators)).images

@@ -1,0 +1,84 @@
+"""The engine's ControlNet side: each unit's model file and control image are found and made before the
+checkpoint loads (so a bad unit fails fast), then the ControlNets are loaded, or kept from the last request."""
+
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from core.control_images import control_hint
+from core.device import DevicePlan
+from core.errors import EaselError
+from core.model_resolution import ModelResolver
+from core.pipelines.attention_slicing import set_model_attention_slicing
+from core.pipelines.control_hook import ActiveUnit
+from core.pipelines.controlnet import ControlNetCache, ControlNetSource, load_controlnet
+from core.request import GenerationRequest
+from core.request_images import StartImages
+
+
+def _is_out_of_memory(error: BaseException) -> bool:
+    return "out of memory" in str(error).lower()
+
+
+@dataclass(frozen=True)
+class PreparedControls:
+    """A request's units with their ControlNet files and control images (generation size), nothing loaded."""
+
+    request: GenerationRequest
+    sources: tuple[ControlNetSource, ...]
+    hints: tuple[np.ndarray, ...]
+
+    @property
+    def titles(self) -> tuple[str, ...]:
+        """Each unit's model as the infotext names it."""
+        return tuple(source.title for source in self.sources)
+
+
+class ControlNets:
+    """ControlNet models for the engine, kept while requests keep using them."""
+
+    def __init__(self, load: Any = load_controlnet) -> None:
+        self._cache = ControlNetCache(load)
+
+    @property
+    def load_count(self) -> int:
+        return self._cache.load_count
+
+    def clear(self) -> None:
+        self._cache.clear()
+
+    @staticmethod
+    def prepare(request: GenerationRequest, start: StartImages, resolver: ModelResolver, architecture: str,
+                seed: int) -> PreparedControls:
+        """Find every unit's ControlNet (refusing one for another family) and make its control image."""
+        sources = tuple(resolver.resolve_controlnet(unit.model, architecture) for unit in request.controlnets)
+        hints = tuple(control_hint(unit, index, request.width, request.height, start.init_image, start.inpaint, seed)
+                      for index, unit in enumerate(request.controlnets))
+        return PreparedControls(request, sources, hints)
+
+    def activate(self, prepared: PreparedControls, unet_config: dict[str, Any], plan: DevicePlan,
+                 attention_slicing: bool) -> tuple[ActiveUnit, ...]:
+        """The units ready to run; ControlNets no unit uses any more are let go."""
+        self._cache.keep_only({ControlNetCache.key(source, unet_config, plan) for source in prepared.sources})
+        active = []
+        for unit, source, hint in zip(prepared.request.controlnets, prepared.sources, prepared.hints):
+            net = self._load(source, unet_config, plan)
+            set_model_attention_slicing(net, attention_slicing)
+            active.append(ActiveUnit(net, hint, unit.weight, unit.guidance_start, unit.guidance_end, unit.control_mode))
+        return tuple(active)
+
+    def _load(self, source: ControlNetSource, unet_config: dict[str, Any], plan: DevicePlan) -> Any:
+        try:
+            return self._cache.get(source, unet_config, plan)
+        except EaselError:
+            raise
+        except Exception as error:
+            if _is_out_of_memory(error):
+                raise  # the engine reports it with what to lower
+            raise EaselError(f"The ControlNet {source.path.name} could not be loaded: {error}",
+                             hint="The file may be damaged or of a kind Easel does not load (ControlNet-LLLite, "
+                             "Control-LoRA, T2I-Adapter).", details=traceback.format_exc()) from error

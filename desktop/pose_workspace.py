@@ -1,0 +1,134 @@
+"""The Pose / ControlNet mode's centre: the pose editor, "Detect pose from image", and the pose a request
+gets (its JSON, written once per distinct pose)."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from pathlib import Path
+from typing import Callable
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from core.pose import PoseDocument
+from desktop.background import BackgroundTasks
+from desktop.pose_editor import PoseEditor
+
+ChooseFile = Callable[[QWidget, str, str], str]  # (parent, caption, filter) -> path, "" when cancelled
+
+
+def _choose_file(parent: QWidget, caption: str, filter_text: str) -> str:
+    return QFileDialog.getOpenFileName(parent, caption, "", filter_text)[0]
+
+
+class PoseWorkspace(QWidget):
+    problem = Signal(str, str)  # message, hint
+    info = Signal(str)
+    weights_needed = Signal(object)  # the photo waiting for detection, once the weights are there
+
+    def __init__(self, models_dir: Path, inputs_dir: Path, tasks: BackgroundTasks,
+                 choose_file: ChooseFile = _choose_file) -> None:
+        super().__init__()
+        self._models_dir = models_dir
+        self._inputs_dir = inputs_dir
+        self._tasks = tasks
+        self._choose_file = choose_file
+        self.editor = PoseEditor()
+        self.detect_button = QPushButton("Detect pose from image…", clicked=self.choose_photo)
+        self.detect_button.setToolTip("Find the people in a photo with the OpenPose body model and edit them here")
+        self.status = QLabel()
+        header = QHBoxLayout()
+        header.addWidget(self.detect_button)
+        header.addWidget(self.status, 1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(header)
+        layout.addWidget(self.editor, 1)
+
+    def save_document(self, path: Path) -> None:
+        from core.pose import write_pose_file
+
+        try:
+            write_pose_file(self.editor.document, path)
+        except OSError as error:
+            self.problem.emit(f"The pose could not be saved in {path.parent}: {error.strerror or error}", "")
+
+    def restore_document(self, path: Path) -> None:
+        """The pose from the last session; a damaged file is reported and set aside."""
+        from core.pose import read_pose_file
+
+        if not path.is_file():
+            return
+        try:
+            self.editor.set_document(read_pose_file(path))
+        except Exception as error:  # noqa: BLE001 - the app must start whatever the file holds
+            path.replace(path.with_suffix(".broken.json"))
+            self.problem.emit(f"The last pose could not be restored: {error}", "It was kept as pose.broken.json.")
+
+    def pose_file(self) -> Path:
+        """The editor's pose as OpenPose JSON for a request; the same pose is written once."""
+        data = json.dumps(self.editor.document.to_openpose_json(), sort_keys=True).encode()
+        path = self._inputs_dir / f"pose-{hashlib.sha256(data).hexdigest()[:16]}.json"
+        if not path.exists():
+            self._inputs_dir.mkdir(parents=True, exist_ok=True)
+            temporary = path.with_suffix(".tmp")
+            temporary.write_bytes(data)
+            temporary.replace(path)
+        return path
+
+    def choose_photo(self) -> None:
+        photo = self._choose_file(self, "Detect the pose in a photo", "Images (*.png *.jpg *.jpeg *.webp)")
+        if photo:
+            self.detect(Path(photo))
+
+    def detect(self, photo: Path, weights: Path | None = None) -> None:
+        """Runs the detector off the main thread; the people found replace the editor's (one undo step)."""
+        from core.pose_detect import find_weights
+
+        weights = weights or find_weights(self._models_dir)
+        if weights is None:
+            self.weights_needed.emit(photo)
+            return
+        self.detect_button.setEnabled(False)
+        self.status.setText(f"Detecting people in {photo.name}…")
+        self._tasks.run(lambda: _detect(photo, weights), self._on_detected, self._on_failed)
+
+    def choose_weights(self, photo: Path) -> None:
+        """The person points to the weights file themselves, then detection runs."""
+        from core.pose_detect import DEFAULT_WEIGHTS_NAME
+
+        chosen = self._choose_file(self, f"Choose {DEFAULT_WEIGHTS_NAME}", "OpenPose weights (*.pth *.safetensors)")
+        if chosen:
+            self.detect(photo, Path(chosen))
+
+    def _on_detected(self, found: PoseDocument) -> None:
+        self.detect_button.setEnabled(True)
+        self.status.setText("")
+        canvas = self.editor.canvas
+        document = canvas.document
+        canvas.edit(dataclasses.replace(document, people=fitted_people(found, document.width, document.height)))
+        self.info.emit(f"Found {len(found.people)} person(s); drag the joints to adjust." if found.people
+                       else "No people were found in that image.")
+
+    def _on_failed(self, error: Exception) -> None:
+        self.detect_button.setEnabled(True)
+        self.status.setText("")
+        self.problem.emit(getattr(error, "message", str(error)), getattr(error, "hint", ""))
+
+
+def fitted_people(found: PoseDocument, width: int, height: int) -> tuple:
+    """The people found in a photo, scaled to fit inside a `width` x `height` canvas and centred."""
+    factor = min(width / found.width, height / found.height)
+    left, top = (width - found.width * factor) / 2, (height - found.height * factor) / 2
+    return tuple(person.map_points(lambda x, y: (left + x * factor, top + y * factor)) for person in found.people)
+
+
+def _detect(photo: Path, weights: Path) -> PoseDocument:
+    from PIL import Image
+
+    from core.pose_detect import detect_pose
+
+    with Image.open(photo) as image:
+        return detect_pose(image.convert("RGB"), weights)
