@@ -37,6 +37,7 @@ from desktop.platform_actions import reveal_in_file_manager
 from desktop.pose_workspace import PoseWorkspace
 from desktop.progress_panel import ProgressPanel
 from desktop.queue_panel import QueuePanel
+from desktop.request_builder import MissingInput, RequestBuilder
 from desktop.ui_state import UiState
 from desktop.welcome import WelcomeView
 from desktop.worker import InferenceWorker
@@ -77,7 +78,6 @@ class MainWindow(QMainWindow):
         self._shown_entry: HistoryEntry | None = None
         self._unsaved: dict[int, ImageDone] = {}
         self._history_browser: GalleryView | None = None
-        self._detector_download: Any = None
         self.setWindowTitle("Easel")
         self.setAcceptDrops(True)
         self.actions_ = WindowActions.create(self)
@@ -124,7 +124,8 @@ class MainWindow(QMainWindow):
         self.inpaint_page.setStretchFactor(0, 3)
         self.inpaint_page.setStretchFactor(1, 2)
         self.pose_workspace = PoseWorkspace(self._paths.models_dir, self._paths.cache_dir / "control-inputs",
-                                            self._tasks)
+                                            self._tasks, self.notifications,
+                                            endpoint=lambda: self.sources.settings.hub_endpoint or None)
         self.pose_result = ImageView(placeholder="The generated image appears here")
         self.pose_page = QSplitter()
         self.pose_page.addWidget(self.pose_workspace)
@@ -196,7 +197,6 @@ class MainWindow(QMainWindow):
         self.inpaint_workspace.problem.connect(self.notifications.show_warning)
         self.pose_workspace.problem.connect(self.notifications.show_warning)
         self.pose_workspace.info.connect(self.notifications.show_info)
-        self.pose_workspace.weights_needed.connect(self._offer_detector_weights)
         self.pose_workspace.editor.pose_changed.connect(
             lambda document: self.pose_workspace.save_document(self._pose_file))
         self.params.changed.connect(self._sync_pose_canvas)
@@ -246,43 +246,19 @@ class MainWindow(QMainWindow):
 
     def build_request(self) -> GenerationRequest | None:
         """The request the panels describe, or None (after saying why) when the mode lacks an input."""
-        request = self.params.to_request()
-        if self.current_mode is Mode.IMG2IMG:
-            if self.img2img.init_image is None:
-                self.notifications.show_warning("Img2img needs an init image: drop one on the panel or choose a file.")
-                return None
-            return self._with_control(request.replace(
-                mode=Mode.IMG2IMG, init_image=self.img2img.init_image, denoising_strength=self.img2img.strength,
-                resize_mode=self.img2img.resize_mode))
-        if self.current_mode is Mode.INPAINT:
-            request = self._inpaint_request(request)
-        return request if request is None else self._with_control(request)
-
-    def _with_control(self, request: GenerationRequest) -> GenerationRequest:
-        return request.replace(controlnets=self.controlnet.units(self.pose_workspace.pose_file,
-                                                                 self.inpaint_workspace.drawing_file))
-
-    def _inpaint_request(self, request: GenerationRequest) -> GenerationRequest | None:
-        workspace = self.inpaint_workspace
-        inputs = workspace.request_inputs()
-        if inputs is None:
-            self.notifications.show_warning(
-                "Open an image on the Inpaint canvas first: File → Open Image, a drop, or Send to Inpaint.")
+        builder = RequestBuilder(self.params, self.img2img, self.inpaint, self.inpaint_workspace, self.controlnet,
+                                 self.pose_workspace)
+        try:
+            return builder.build(self.current_mode)
+        except MissingInput as missing:
+            self.notifications.show_warning(str(missing))
             return None
-        if workspace.mask_is_empty() and self.inpaint.outpaint() is None:
-            self.notifications.show_warning("Nothing to repaint: paint the area to change, or extend the canvas.")
-            return None
-        image, mask = inputs
-        return self.inpaint.apply_to(request.replace(mode=Mode.INPAINT, init_image=image, mask=mask))
 
     @property
     def current_mode(self) -> Mode:
         return MODES[self.mode_tabs.currentIndex()][1] or Mode.TXT2IMG
 
     def generate(self) -> None:
-        if not self.params.to_request().model:
-            self.notifications.show_warning("Choose a model first, or add one with File → Add Model File…")
-            return
         request = self.build_request()
         if request is None:
             return
@@ -539,32 +515,6 @@ class MainWindow(QMainWindow):
         for gallery in self._galleries():
             gallery.refresh()
 
-    def _offer_detector_weights(self, photo: Path) -> None:
-        """Nothing is downloaded without a click: say what is needed and offer both ways to get it."""
-        from core.pose_detect import DEFAULT_WEIGHTS_NAME, detector_download, weights_folder
-
-        spec = detector_download()
-        folder = weights_folder(self._paths.models_dir)
-        message = self.notifications.show_warning(
-            f"Detecting poses needs the OpenPose body model, {DEFAULT_WEIGHTS_NAME} ({spec.size / 1e6:.0f} MB).",
-            f"Download it from {spec.repo_id} into {folder}, or choose the file if you have it (an A1111 "
-            "ControlNet install keeps it in extensions/sd-webui-controlnet/annotator/downloads/openpose).")
-        message.add_action("Download", lambda: self._download_detector(photo), closes=True)
-        message.add_action("Choose file…", lambda: self.pose_workspace.choose_weights(photo), closes=True)
-
-    def _download_detector(self, photo: Path) -> None:
-        from core.pose_detect import detector_download, weights_folder
-        from desktop.download_worker import DownloadTask
-
-        task = DownloadTask(detector_download(), weights_folder(self._paths.models_dir),
-                            self.sources.settings.hub_endpoint or None)
-        self._detector_download = task  # kept alive until it ends
-        task.progress.connect(lambda done, total: self.statusBar().showMessage(
-            f"Downloading the pose detector: {done / 1e6:.0f} of {total / 1e6:.0f} MB"))
-        task.finished.connect(lambda path: self.pose_workspace.detect(photo, Path(path)))
-        task.failed.connect(lambda message, hint, details: self.notifications.show_error(message, hint, details))
-        task.start()
-
     @property
     def _pose_file(self) -> Path:
         return self._paths.home / "pose.json"
@@ -665,7 +615,5 @@ class MainWindow(QMainWindow):
         self._dispatcher.pause()  # else the next queued request would start as the current one cancels
         self._worker.cancel_flag.set()
         self.welcome.shutdown()
-        if self._detector_download is not None and self._detector_download.is_running():
-            self._detector_download.cancel()
-            self._detector_download.wait()
+        self.pose_workspace.shutdown()
         super().closeEvent(event)

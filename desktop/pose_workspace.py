@@ -7,13 +7,14 @@ import dataclasses
 import hashlib
 import json
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from core.pose import PoseDocument
 from desktop.background import BackgroundTasks
+from desktop.notifications import NotificationArea
 from desktop.pose_editor import PoseEditor
 
 ChooseFile = Callable[[QWidget, str, str], str]  # (parent, caption, filter) -> path, "" when cancelled
@@ -29,12 +30,16 @@ class PoseWorkspace(QWidget):
     weights_needed = Signal(object)  # the photo waiting for detection, once the weights are there
 
     def __init__(self, models_dir: Path, inputs_dir: Path, tasks: BackgroundTasks,
+                 notifications: NotificationArea, endpoint: Callable[[], str | None] = lambda: None,
                  choose_file: ChooseFile = _choose_file) -> None:
         super().__init__()
         self._models_dir = models_dir
         self._inputs_dir = inputs_dir
         self._tasks = tasks
+        self._notifications = notifications
+        self._endpoint = endpoint
         self._choose_file = choose_file
+        self._download: Any = None
         self.editor = PoseEditor()
         self.detect_button = QPushButton("Detect pose from image…", clicked=self.choose_photo)
         self.detect_button.setToolTip("Find the people in a photo with the OpenPose body model and edit them here")
@@ -90,10 +95,47 @@ class PoseWorkspace(QWidget):
         weights = weights or find_weights(self._models_dir)
         if weights is None:
             self.weights_needed.emit(photo)
+            self._offer_weights(photo)
             return
         self.detect_button.setEnabled(False)
         self.status.setText(f"Detecting people in {photo.name}…")
         self._tasks.run(lambda: _detect(photo, weights), self._on_detected, self._on_failed)
+
+    def _offer_weights(self, photo: Path) -> None:
+        """Nothing is downloaded without a click: say what is needed and offer both ways to get it."""
+        from core.pose_detect import DEFAULT_WEIGHTS_NAME, detector_download, weights_folder
+
+        spec = detector_download()
+        message = self._notifications.show_warning(
+            f"Detecting poses needs the OpenPose body model, {DEFAULT_WEIGHTS_NAME} ({spec.size / 1e6:.0f} MB).",
+            f"Download it from {spec.repo_id} into {weights_folder(self._models_dir)}, or choose the file if you "
+            "have it (an A1111 ControlNet install keeps it in extensions/sd-webui-controlnet/annotator/downloads/"
+            "openpose).")
+        message.add_action("Download", lambda: self.download_weights(photo), closes=True)
+        message.add_action("Choose file…", lambda: self.choose_weights(photo), closes=True)
+
+    def download_weights(self, photo: Path) -> None:
+        """The published weights through the first-run downloader (resumable, checked), then detection."""
+        from core.pose_detect import detector_download, weights_folder
+        from desktop.download_worker import DownloadTask
+
+        task = DownloadTask(detector_download(), weights_folder(self._models_dir), self._endpoint())
+        self._download = task
+        task.progress.connect(lambda done, total: self.status.setText(
+            f"Downloading the pose detector: {done / 1e6:.0f} of {total / 1e6:.0f} MB"))
+        task.finished.connect(lambda path: self.detect(photo, Path(path)))
+        task.failed.connect(self._download_failed)
+        task.start()
+
+    def _download_failed(self, message: str, hint: str, details: str) -> None:
+        self.status.setText("")
+        self._notifications.show_error(message, hint, details)
+
+    def shutdown(self) -> None:
+        """Stop a running download (it resumes next time) and wait for its thread."""
+        if self._download is not None and self._download.is_running():
+            self._download.cancel()
+            self._download.wait()
 
     def choose_weights(self, photo: Path) -> None:
         """The person points to the weights file themselves, then detection runs."""

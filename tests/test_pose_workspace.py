@@ -14,13 +14,14 @@ from PIL import Image  # noqa: E402
 from core.openpose_body import BodyPoseNet  # noqa: E402
 from core.pose import PoseDocument  # noqa: E402
 from desktop.background import BackgroundTasks  # noqa: E402
+from desktop.notifications import NotificationArea  # noqa: E402
 from desktop.pose_workspace import PoseWorkspace  # noqa: E402
 from tests.test_pose_detect import SKELETON, _synthetic_maps  # noqa: E402
 
 
 @pytest.fixture
 def workspace(qtbot, tmp_path):
-    widget = PoseWorkspace(tmp_path / "models", tmp_path / "inputs", BackgroundTasks(),
+    widget = PoseWorkspace(tmp_path / "models", tmp_path / "inputs", BackgroundTasks(), NotificationArea(),
                            choose_file=lambda parent, caption, filter_text: "")
     qtbot.addWidget(widget)
     widget.editor.set_canvas_size(512, 512)
