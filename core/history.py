@@ -98,16 +98,18 @@ class History:
         self.notice = notice  # what to tell the person when opening did not go as planned
 
     @classmethod
-    def open(cls, db_path: Path) -> "History":
+    def open(cls, db_path: Path, check: bool = True) -> "History":
         """The history at `db_path`; never raises over a broken database.
 
         A corrupt file (or one that is not a database) is moved aside as
         `NAME.corrupt-<timestamp>.sqlite3` with its -wal/-shm and a new one started. When even that
         fails, history is kept in memory for this session; `notice` then says what happened.
+        `check=False` skips that integrity check, for a second connection (another thread) to a
+        database this process has just opened and checked.
         """
         db_path = Path(db_path)
         try:
-            if not _is_damaged(db_path):
+            if not check or not _is_damaged(db_path):
                 return cls(_connect(db_path), db_path)
         except (sqlite3.Error, OSError) as error:
             return _in_memory(f"The image history could not be opened ({error}).")

@@ -23,6 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from core.separable_filter import convolve_rows_and_columns
+
 PARAMETER_COUNT = 52_311_446  # of the published body_pose_model.pth
 PAF_CHANNELS = 38
 HEATMAP_CHANNELS = 19
@@ -127,14 +129,7 @@ def gaussian_smooth(values: np.ndarray, sigma: float = HEATMAP_SIGMA) -> np.ndar
     offsets = np.arange(-reach, reach + 1)
     kernel = np.exp(-0.5 * offsets**2 / sigma**2)
     kernel /= kernel.sum()
-    for axis in (0, 1):
-        widths = [(0, 0)] * values.ndim
-        widths[axis] = (reach, reach)
-        # numpy's "symmetric" repeats the edge sample, as scipy's "reflect" does
-        padded = np.pad(values, widths, mode="symmetric")
-        length = values.shape[axis]
-        values = sum(w * np.take(padded, range(i, i + length), axis=axis) for i, w in enumerate(kernel))
-    return values
+    return convolve_rows_and_columns(values, kernel, "symmetric")  # numpy's "symmetric" is scipy's "reflect"
 
 
 def find_peaks(heatmaps: np.ndarray) -> list[list[Peak]]:

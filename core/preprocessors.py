@@ -16,6 +16,7 @@ from PIL import Image
 
 from core.canny import canny
 from core.errors import EaselError, RequestError
+from core.separable_filter import convolve_rows_and_columns
 
 ANNOTATORS_URL = "https://huggingface.co/lllyasviel/Annotators"
 UNUSED_THRESHOLD = 0.5  # what the extension records for a slider the preprocessor does not have
@@ -71,14 +72,7 @@ def gaussian_blur(values: np.ndarray, sigma: float) -> np.ndarray:
     offsets = np.arange(size) - (size - 1) / 2
     kernel = np.exp(-(offsets**2) / (2 * sigma * sigma))
     kernel /= kernel.sum()
-    reach = size // 2
-    for axis in (0, 1):
-        widths = [(0, 0)] * values.ndim
-        widths[axis] = (reach, reach)
-        padded = np.pad(values, widths, mode="reflect")
-        length = values.shape[axis]
-        values = sum(weight * np.take(padded, range(i, i + length), axis=axis) for i, weight in enumerate(kernel))
-    return values
+    return convolve_rows_and_columns(values, kernel, "reflect")
 
 
 def _scribble_xdog(image: Image.Image, level: float, _b: float, _seed: int) -> Image.Image:

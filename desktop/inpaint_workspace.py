@@ -8,7 +8,6 @@ painting on while requests wait in the queue never changes what they will genera
 
 from __future__ import annotations
 
-import hashlib
 import io
 import shutil
 from pathlib import Path
@@ -18,6 +17,7 @@ from PIL import Image
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QFrame, QScrollArea, QVBoxLayout, QWidget
 
+from core.content_files import write_by_content
 from core.images import save_png_atomically
 from core.mask import MaskDocument
 from desktop.mask_canvas import MaskCanvas
@@ -109,9 +109,8 @@ class InpaintWorkspace(QWidget):
         document = self.canvas.document
         if document is None or not self.image_file.is_file():
             return None
-        self._inputs_dir.mkdir(parents=True, exist_ok=True)
-        image = self._snapshot(self.image_file.read_bytes(), "image")
-        mask = self._snapshot(_png_bytes(np.asarray(document.mask)), "mask")
+        image = write_by_content(self._inputs_dir, "image", ".png", self.image_file.read_bytes())
+        mask = write_by_content(self._inputs_dir, "mask", ".png", _png_bytes(np.asarray(document.mask)))
         return image, mask
 
     def drawing_file(self) -> Path | None:
@@ -123,13 +122,6 @@ class InpaintWorkspace(QWidget):
         document = self.canvas.document
         return document is None or not np.asarray(document.mask).any()
 
-    def _snapshot(self, data: bytes, kind: str) -> Path:
-        path = self._inputs_dir / f"{kind}-{hashlib.sha256(data).hexdigest()[:16]}.png"
-        if not path.exists():
-            temporary = path.with_suffix(".tmp")
-            temporary.write_bytes(data)
-            temporary.replace(path)
-        return path
 
 
 def _png_bytes(mask: np.ndarray) -> bytes:

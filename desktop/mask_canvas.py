@@ -15,15 +15,14 @@ from typing import Callable
 import numpy as np
 from PIL import Image
 from PySide6.QtCore import QEvent, QPointF, QRect, QRectF, Qt, Signal
-from PySide6.QtGui import (QColor, QImage, QKeyEvent, QKeySequence, QMouseEvent, QPainter, QPalette, QPen,
-                           QPointingDevice, QPolygonF, QTabletEvent)
+from PySide6.QtGui import (QColor, QImage, QKeyEvent, QMouseEvent, QPainter, QPen, QPointingDevice, QPolygonF,
+                           QTabletEvent)
 from PySide6.QtWidgets import QGraphicsView, QWidget
 
 from core.mask import Brush, MaskDocument
 from core.mask_ops import Rect
-from desktop.image_view import ImageView
+from desktop.editing_view import EditingView, has_no_command_modifier
 from desktop.mask_overlay import DEFAULT_OVERLAY_COLOR, DEFAULT_OVERLAY_OPACITY, MaskOverlay
-from desktop.palette_colors import mix
 
 TOOLS = ("brush", "eraser", "rectangle", "lasso")
 MIN_BRUSH_SIZE = 1.0
@@ -63,7 +62,7 @@ class _Gesture:
     points: list[QPointF] = field(default_factory=list)  # image points; for "pan", the last viewport point
 
 
-class MaskCanvas(ImageView):
+class MaskCanvas(EditingView):
     """An image with its inpaint mask (white = repaint) painted over it.
 
     Left button paints with the current tool; the right button, Alt, or a pen's eraser end does the
@@ -87,7 +86,6 @@ class MaskCanvas(ImageView):
         self._blur_radius: float | None = None
         self._gesture: _Gesture | None = None
         self._pointer: QPointF | None = None  # where the brush would land, in viewport coordinates
-        self._space_held = False
         self._overlay = MaskOverlay()
         self._overlay.setZValue(1)
         self.scene().addItem(self._overlay)
@@ -95,7 +93,6 @@ class MaskCanvas(ImageView):
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.viewport().setMouseTracking(True)
         self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.MinimalViewportUpdate)
-        self._apply_pasteboard()
         self._update_pointer_feedback()
 
     # --- the document ---------------------------------------------------------------------------
@@ -388,11 +385,7 @@ class MaskCanvas(ImageView):
             self._edit(lambda document: document.select_lasso(points, erase=gesture.erase))
 
     def _pan(self, gesture: _Gesture, position: QPointF) -> None:
-        delta = position - gesture.points[0]
-        step_x, step_y = round(delta.x()), round(delta.y())
-        self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() - step_x)
-        self.verticalScrollBar().setValue(self.verticalScrollBar().value() - step_y)
-        gesture.points[0] = gesture.points[0] + QPointF(step_x, step_y)
+        gesture.points[0] = self._pan_step(gesture.points[0], position)
 
     def _image_point(self, position: QPointF, whole_pixels: bool) -> QPointF:
         to_image, _ = self.viewportTransform().inverted()
@@ -406,48 +399,11 @@ class MaskCanvas(ImageView):
 
     # --- keys --------------------------------------------------------------------------------------------
 
-    def event(self, event: QEvent) -> bool:
-        # Claim our keys before window-wide shortcuts (an Edit > Undo action, say) take them.
-        if event.type() == QEvent.Type.ShortcutOverride and (
-                self._key_action(event) is not None or event.key() == Qt.Key.Key_Space):
-            event.accept()
-            return True
-        if event.type() == QEvent.Type.PaletteChange:
-            self._apply_pasteboard()
-        return super().event(event)
-
-    def keyPressEvent(self, event: QKeyEvent) -> None:
-        if event.key() == Qt.Key.Key_Space:
-            if not event.isAutoRepeat():
-                self._space_held = True
-                self._update_pointer_feedback()
-            event.accept()
-            return
-        action = self._key_action(event)
-        if action is None:
-            super().keyPressEvent(event)
-            return
-        action()
-        event.accept()
-
-    def keyReleaseEvent(self, event: QKeyEvent) -> None:
-        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
-            self._space_held = False
-            self._update_pointer_feedback()
-        super().keyReleaseEvent(event)
-
-    def focusOutEvent(self, event) -> None:  # type: ignore[no-untyped-def]
-        self._space_held = False  # its release goes to whoever has the focus now
+    def _space_changed(self) -> None:
         self._update_pointer_feedback()
-        super().focusOutEvent(event)
 
-    def _key_action(self, event: QKeyEvent) -> Callable[[], None] | None:
-        if event.matches(QKeySequence.StandardKey.Undo):
-            return self.undo
-        if event.matches(QKeySequence.StandardKey.Redo) or _is_ctrl_y(event):
-            return self.redo
-        plain = event.modifiers() & ~(Qt.KeyboardModifier.ShiftModifier | Qt.KeyboardModifier.KeypadModifier)
-        if plain != Qt.KeyboardModifier.NoModifier:
+    def _editor_key_action(self, event: QKeyEvent) -> Callable[[], None] | None:
+        if not has_no_command_modifier(event):
             return None
         key = event.key()
         actions: dict[Qt.Key, Callable[[], None]] = {
@@ -513,12 +469,6 @@ class MaskCanvas(ImageView):
             shape = Qt.CursorShape.CrossCursor
         self.viewport().setCursor(shape)
 
-    def _apply_pasteboard(self) -> None:
-        # A neutral grey around the image, darker than the window, as paint programs do.
-        palette = self.palette()
-        pasteboard = mix(palette.color(QPalette.ColorRole.Window), palette.color(QPalette.ColorRole.Shadow), 0.3)
-        self.setBackgroundBrush(pasteboard)
-
     def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
         super().drawForeground(painter, rect)
         painter.save()
@@ -561,11 +511,6 @@ class MaskCanvas(ImageView):
 def _model_xy(point: QPointF) -> tuple[float, float]:
     # The scene and the document share coordinates: pixel (i, j) covers [i, i+1) x [j, j+1) in both.
     return point.x(), point.y()
-
-
-def _is_ctrl_y(event: QKeyEvent) -> bool:
-    # Ctrl+Y redoes everywhere (Windows habit), besides the platform's own Redo keys.
-    return event.key() == Qt.Key.Key_Y and event.modifiers() == Qt.KeyboardModifier.ControlModifier
 
 
 def _dirty_region(dirty: Rect) -> QRect:

@@ -21,7 +21,8 @@ from PySide6.QtWidgets import QApplication, QGraphicsPixmapItem, QGraphicsView, 
 from core.pose import BODY_KEYPOINTS, DEFAULT_CANVAS, Keypoint, Part, Person, PoseDocument, is_hidden, with_hidden
 from core.pose_ops import center, mirror, move_keypoint, rotate, scale, set_visible, translate, without_part
 from core.pose_render import COLORS, HAND_EDGES, HAND_KEYPOINT_COLOR, LIMBS, STICK_WIDTH, hand_edge_color
-from desktop.image_view import ImageView, to_qimage
+from desktop.editing_view import EditingView, has_no_command_modifier
+from desktop.image_view import to_qimage
 from desktop.palette_colors import mix
 
 HIT_RADIUS = 10.0  # screen pixels from a joint or handle that still grab it, at any zoom
@@ -97,7 +98,7 @@ class _Gesture:
     moved: bool = False
 
 
-class PoseCanvas(ImageView):
+class PoseCanvas(EditingView):
     """The pose on a black canvas of the generation size, with a reference image under it.
 
     Left-drag a joint to move it, a limb or the area inside a person to move the person, the corner
@@ -120,7 +121,6 @@ class PoseCanvas(ImageView):
         self._gesture: _Gesture | None = None
         self._hover: Hit | None = None
         self._keep_lengths = False
-        self._space_held = False
         self._reference = QGraphicsPixmapItem()
         self._reference.setZValue(1)
         self._reference.setOpacity(DEFAULT_REFERENCE_OPACITY)
@@ -131,7 +131,6 @@ class PoseCanvas(ImageView):
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.FullViewportUpdate)
         self.viewport().setMouseTracking(True)
-        self._apply_pasteboard()
         self._show_canvas()
 
     # --- the document and its history -------------------------------------------------------------
@@ -501,11 +500,7 @@ class PoseCanvas(ImageView):
         return rotate(person, degrees, about=(cx, cy))
 
     def _pan(self, gesture: _Gesture, position: QPointF) -> None:
-        delta = position - gesture.last
-        step_x, step_y = round(delta.x()), round(delta.y())
-        self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() - step_x)
-        self.verticalScrollBar().setValue(self.verticalScrollBar().value() - step_y)
-        gesture.last = gesture.last + QPointF(step_x, step_y)
+        gesture.last = self._pan_step(gesture.last, position)
 
     def _finish_gesture(self) -> None:
         gesture, self._gesture = self._gesture, None
@@ -582,49 +577,12 @@ class PoseCanvas(ImageView):
 
     # --- keys ------------------------------------------------------------------------------------------
 
-    def event(self, event: QEvent) -> bool:
-        # Claim our keys before window-wide shortcuts (an Edit > Undo action, say) take them.
-        if event.type() == QEvent.Type.ShortcutOverride and (
-                self._key_action(event) is not None or event.key() == Qt.Key.Key_Space):
-            event.accept()
-            return True
-        if event.type() == QEvent.Type.PaletteChange:
-            self._apply_pasteboard()
-        return super().event(event)
-
-    def keyPressEvent(self, event: QKeyEvent) -> None:
-        if event.key() == Qt.Key.Key_Space:
-            if not event.isAutoRepeat():
-                self._space_held = True
-                self._update_cursor()
-            event.accept()
-            return
-        action = self._key_action(event)
-        if action is None:
-            super().keyPressEvent(event)
-            return
-        action()
-        event.accept()
-
-    def keyReleaseEvent(self, event: QKeyEvent) -> None:
-        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
-            self._space_held = False
-            self._update_cursor()
-        super().keyReleaseEvent(event)
-
-    def focusOutEvent(self, event) -> None:  # type: ignore[no-untyped-def]
-        self._space_held = False  # its release goes to whoever has the focus now
+    def _space_changed(self) -> None:
         self._update_cursor()
-        super().focusOutEvent(event)
 
-    def _key_action(self, event: QKeyEvent) -> Callable[[], None] | None:
-        if event.matches(QKeySequence.StandardKey.Undo):
-            return self.undo
-        if event.matches(QKeySequence.StandardKey.Redo) or _is_ctrl_y(event):
-            return self.redo
+    def _editor_key_action(self, event: QKeyEvent) -> Callable[[], None] | None:
         shift = bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier)
-        plain = event.modifiers() & ~(Qt.KeyboardModifier.ShiftModifier | Qt.KeyboardModifier.KeypadModifier)
-        if plain != Qt.KeyboardModifier.NoModifier or self._selection.person is None:
+        if not has_no_command_modifier(event) or self._selection.person is None:
             return None
         key = event.key()
         if key in _NUDGES:
@@ -638,11 +596,6 @@ class PoseCanvas(ImageView):
         return None
 
     # --- drawing ------------------------------------------------------------------------------------------
-
-    def _apply_pasteboard(self) -> None:
-        palette = self.palette()
-        pasteboard = mix(palette.color(QPalette.ColorRole.Window), palette.color(QPalette.ColorRole.Shadow), 0.3)
-        self.setBackgroundBrush(pasteboard)
 
     def selection_color(self) -> QColor:
         """The palette's selection colour (as in the people list), light enough to read on the black canvas."""
@@ -789,8 +742,3 @@ def _rgb(color: tuple[int, int, int]) -> QColor:
 
 def _clamp(value: float, low: float, high: float) -> float:
     return max(low, min(high, value))
-
-
-def _is_ctrl_y(event: QKeyEvent) -> bool:
-    # Ctrl+Y redoes everywhere (Windows habit), besides the platform's own Redo keys.
-    return event.key() == Qt.Key.Key_Y and event.modifiers() == Qt.KeyboardModifier.ControlModifier

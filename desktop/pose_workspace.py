@@ -4,7 +4,6 @@ gets (its JSON, written once per distinct pose)."""
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 from pathlib import Path
 from typing import Any, Callable
@@ -12,6 +11,7 @@ from typing import Any, Callable
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from core.content_files import write_by_content
 from core.pose import PoseDocument
 from desktop.background import BackgroundTasks
 from desktop.notifications import NotificationArea
@@ -75,13 +75,7 @@ class PoseWorkspace(QWidget):
     def pose_file(self) -> Path:
         """The editor's pose as OpenPose JSON for a request; the same pose is written once."""
         data = json.dumps(self.editor.document.to_openpose_json(), sort_keys=True).encode()
-        path = self._inputs_dir / f"pose-{hashlib.sha256(data).hexdigest()[:16]}.json"
-        if not path.exists():
-            self._inputs_dir.mkdir(parents=True, exist_ok=True)
-            temporary = path.with_suffix(".tmp")
-            temporary.write_bytes(data)
-            temporary.replace(path)
-        return path
+        return write_by_content(self._inputs_dir, "pose", ".json", data)
 
     def choose_photo(self) -> None:
         photo = self._choose_file(self, "Detect the pose in a photo", "Images (*.png *.jpg *.jpeg *.webp)")

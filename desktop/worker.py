@@ -117,7 +117,8 @@ class InferenceWorker(QObject):
         if self._history is None:
             from core.history import History
 
-            self._history = History.open(self._paths.history_db)
+            # The window's own connection checked the database at start; a second check would only cost time.
+            self._history = History.open(self._paths.history_db, check=False)
         return self._history
 
     def _outputs_dir(self) -> Path:
