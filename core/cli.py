@@ -8,8 +8,10 @@ from pathlib import Path
 from typing import Sequence, TextIO
 
 from core.cli_control_args import add_control_arguments
+from core.cli_hires_args import add_hires_arguments
 from core.cli_inpaint_args import add_inpaint_arguments
 from core.cli_pose import add_pose_parser, run_pose
+from core.cli_upscale import add_upscale_parser
 from core.errors import EaselError
 from core.paths import AppPaths
 from core.settings import Settings
@@ -29,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("image", type=Path)
     info.add_argument("--json", action="store_true")
     add_pose_parser(commands)
+    _add_model_folders(add_upscale_parser(commands))
     return parser
 
 
@@ -56,6 +59,7 @@ def _add_generate(parser: argparse.ArgumentParser) -> None:
     add("--strength", dest="denoising_strength", type=float)
     add_inpaint_arguments(parser)
     add_control_arguments(parser)
+    add_hires_arguments(parser)
     add("--vae")
     add("--out", type=Path, help="write images here instead of Easel's outputs folder")
     add("--device", help="cuda, mps or cpu (default: the best available)")
@@ -89,6 +93,10 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout, err: TextI
             return 0
         if args.command == "pose":
             return run_pose(args, out)
+        if args.command == "upscale":
+            from core.cli_upscale import run_upscale_command
+
+            return run_upscale_command(args, paths, settings, out, err)
         from core.cli_info import run_info
 
         return run_info(args, out)

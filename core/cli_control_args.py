@@ -27,7 +27,8 @@ def add_control_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--control", action="append", metavar="KEY=VALUE,...",
         help="a ControlNet unit (repeatable): model=NAME|PATH and image=PATH or pose=POSE.json; optional "
-        "type=, pre=PREPROCESSOR (canny, scribble, threshold, invert, shuffle, tile, inpaint), weight=1, "
+        f"type=, pre=PREPROCESSOR ({', '.join(PREPROCESSOR_NAMES)}; those with a network need its weights "
+        "in <models>/annotators), weight=1, "
         "start=0, end=1, mode=balanced|prompt|control, resize=just|crop|fill, res=512, a=, b= (thresholds), "
         "pixel-perfect=yes")
 

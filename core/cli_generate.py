@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from core.cli_control_args import control_units
+from core.cli_hires_args import hires_field
 from core.cli_inpaint_args import image_size, inpaint_fields
 from core.errors import EaselError
 from core.events import (
@@ -29,7 +30,7 @@ BAR_WIDTH = 30
 def fields_from_image(image: Path) -> dict[str, Any]:
     """Settings stored in an image: Easel's full request when present, else what another tool recorded.
 
-    Other tools' settings that a request cannot hold (LoRA hashes, hires passes...) are dropped;
+    Other tools' settings that a request cannot hold (LoRA hashes, ADetailer...) are dropped;
     `easel info IMAGE` lists them.
     """
     if not image.is_file():
@@ -55,6 +56,11 @@ def request_from_args(args: argparse.Namespace) -> GenerationRequest:
     fields: dict[str, Any] = fields_from_image(args.from_image) if args.from_image else {}
     fields.update({name: getattr(args, name) for name in REQUEST_FLAGS if getattr(args, name) is not None})
     fields.update(inpaint_fields(args))
+    hires = hires_field(args, fields.get("hires"))
+    if hires is not None:
+        fields["hires"] = hires
+    if getattr(args, "no_hires", False):
+        fields["hires"] = None
     if args.control:  # replaces the units of --from-image
         fields["controlnets"] = [unit.to_json_dict() for unit in control_units(args.control)]
     if args.model:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
@@ -13,6 +14,9 @@ from core.controlnet import ControlUnit
 from core.errors import RequestError
 from core.inpaint import PreparedInpaint
 from core.preprocessors import inpaint_hint, preprocessor, run_preprocessor
+
+if TYPE_CHECKING:
+    from core.annotators.session import AnnotatorSession
 
 # The extension resizes maps with few colours (poses, segmentation) by nearest neighbour, so they stay crisp.
 _PALETTE_COLOURS = 200
@@ -106,8 +110,11 @@ def _source(unit: ControlUnit, index: int, init_image: Image.Image | None,
 
 
 def control_hint(unit: ControlUnit, index: int, width: int, height: int, init_image: Image.Image | None = None,
-                 inpaint: PreparedInpaint | None = None, seed: int = 0) -> np.ndarray:
-    """The unit's control image at the generation size: float32 (height, width, 3) in 0..1 (-1: masked)."""
+                 inpaint: PreparedInpaint | None = None, seed: int = 0,
+                 annotators: "AnnotatorSession | None" = None) -> np.ndarray:
+    """The unit's control image at the generation size: float32 (height, width, 3) in 0..1 (-1: masked).
+
+    Preprocessors that run a network take its weights through `annotators`."""
     image = _source(unit, index, init_image, inpaint)
     step = preprocessor(unit.preprocessor)
     if step.name == "inpaint":
@@ -118,7 +125,7 @@ def control_hint(unit: ControlUnit, index: int, width: int, height: int, init_im
     resolution = unit.processor_res
     if unit.pixel_perfect and step.uses_resolution:
         resolution = pixel_perfect_resolution(image, width, height, unit.resize_mode)
-    detected = run_preprocessor(step.name, image, unit.threshold_a, unit.threshold_b, resolution, seed)
+    detected = run_preprocessor(step.name, image, unit.threshold_a, unit.threshold_b, resolution, seed, annotators)
     fitted = fit_to_size(detected, width, height, unit.resize_mode)
     return np.asarray(fitted, dtype=np.float32) / 255.0
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import traceback
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from core.annotators.session import AnnotatorSession
 from core.control_images import control_hint
 from core.device import DevicePlan
 from core.errors import EaselError
@@ -18,6 +20,17 @@ from core.pipelines.control_hook import ActiveUnit
 from core.pipelines.controlnet import ControlNetCache, ControlNetSource, load_controlnet
 from core.request import GenerationRequest
 from core.request_images import StartImages
+
+
+def annotator_models_dirs(resolver: ModelResolver) -> tuple[Path, ...]:
+    """The models folders behind the resolver's model folders (Easel's `models`, an A1111 `models`), in its
+    order, where annotator weights are looked for: `<models>/annotators` and the extension's downloads."""
+    found: list[Path] = []
+    for folder in resolver.folders:
+        found.append(Path(folder.path).parent)
+        if folder.kind_hint is None:  # a folder the person added may itself be a models folder
+            found.append(Path(folder.path))
+    return tuple(dict.fromkeys(found))
 
 
 def _is_out_of_memory(error: BaseException) -> bool:
@@ -31,6 +44,7 @@ class PreparedControls:
     request: GenerationRequest
     sources: tuple[ControlNetSource, ...]
     hints: tuple[np.ndarray, ...]
+    annotators: AnnotatorSession  # the preprocessor networks loaded for the hints, for the hires pass's hints
 
     @property
     def titles(self) -> tuple[str, ...]:
@@ -53,12 +67,14 @@ class ControlNets:
 
     @staticmethod
     def prepare(request: GenerationRequest, start: StartImages, resolver: ModelResolver, architecture: str,
-                seed: int) -> PreparedControls:
+                seed: int, device: str = "cpu") -> PreparedControls:
         """Find every unit's ControlNet (refusing one for another family) and make its control image."""
         sources = tuple(resolver.resolve_controlnet(unit.model, architecture) for unit in request.controlnets)
-        hints = tuple(control_hint(unit, index, request.width, request.height, start.init_image, start.inpaint, seed)
+        annotators = AnnotatorSession(annotator_models_dirs(resolver), device)  # units with one preprocessor share it
+        hints = tuple(control_hint(unit, index, request.width, request.height, start.init_image, start.inpaint, seed,
+                                   annotators)
                       for index, unit in enumerate(request.controlnets))
-        return PreparedControls(request, sources, hints)
+        return PreparedControls(request, sources, hints, annotators)
 
     def activate(self, prepared: PreparedControls, unet_config: dict[str, Any], plan: DevicePlan,
                  attention_slicing: bool) -> tuple[ActiveUnit, ...]:

@@ -16,7 +16,7 @@ from typing import Callable
 
 from core.download_errors import describe_download_error
 from core.errors import EaselError, ModelFileError
-from core.hub_transfer import DownloadCancelled, FileRequest, RemoteFile, fetch_missing_bytes
+from core.hub_transfer import DownloadCancelled, FileRequest, RemoteFile, fetch_missing_bytes, remote_file
 from core.offline import hub_online
 
 __all__ = ["DownloadCancelled", "RecommendedModel", "SD15", "SDXL", "download_model", "partial_path",
@@ -35,8 +35,8 @@ class RecommendedModel:
     repo_id: str
     filename: str
     revision: str
-    sha256: str
-    size: int
+    sha256: str | None  # None: the hub's LFS SHA-256, read when the download starts
+    size: int | None  # None: the hub's size, likewise
     architecture: str
     title: str
     why: str = ""
@@ -102,6 +102,8 @@ def _with_why(model: RecommendedModel, why: str) -> RecommendedModel:
 
 def partial_path(model: RecommendedModel, dest_dir: Path) -> Path:
     """Where the bytes of an unfinished download of `model` wait for the next try."""
+    if model.sha256 is None:  # not known before asking the hub: no partial file can be named yet
+        return Path(dest_dir) / f"{model.filename}.incomplete"
     return Path(dest_dir) / f"{model.filename}.{model.sha256[:10]}.incomplete"
 
 
@@ -116,10 +118,12 @@ def download_model(model: RecommendedModel, dest_dir: Path, endpoint: str | None
     dest_dir = Path(dest_dir)
     final = dest_dir / model.filename
     endpoint = (endpoint or _default_endpoint()).strip().rstrip("/")
-    partial = partial_path(model, dest_dir)
-    request = FileRequest(model.repo_id, model.filename, model.revision, endpoint, model.size)
     what = f"{model.repo_id}/{model.filename}"
     try:
+        model = _pinned(model, endpoint)
+        assert model.sha256 is not None and model.size is not None
+        partial = partial_path(model, dest_dir)
+        request = FileRequest(model.repo_id, model.filename, model.revision, endpoint, model.size)
         if final.exists():
             return _already_there(final, model, on_progress, cancel)
         dest_dir.mkdir(parents=True, exist_ok=True)
@@ -134,6 +138,18 @@ def download_model(model: RecommendedModel, dest_dir: Path, endpoint: str | None
     except Exception as error:
         raise describe_download_error(error, endpoint, dest_dir, what) from error
     return final
+
+
+def _pinned(model: RecommendedModel, endpoint: str) -> RecommendedModel:
+    """`model` with its SHA-256 and size; the unknown ones taken from the hub's LFS metadata (one HEAD)."""
+    if model.sha256 is not None and model.size is not None:
+        return model
+    with hub_online():
+        remote = remote_file(FileRequest(model.repo_id, model.filename, model.revision, endpoint, 0))
+    if remote.sha256 is None or remote.size is None:
+        raise ModelFileError(f"{endpoint} does not say the SHA-256 of {model.filename}, so Easel cannot check "
+                             "the download.", _OTHER_SOURCE_HINT)
+    return dataclasses.replace(model, sha256=model.sha256 or remote.sha256, size=model.size or remote.size)
 
 
 def _default_endpoint() -> str:

@@ -24,14 +24,17 @@ from core.events import (
     Cancelled, EngineEvent, EventSink, Failed, Finished, ImageDone, ModelLoading, ModelReady, Notice, Started,
 )
 from core.file_names import NameFields
+from core.hires import HiresSize
+from core.hires_job import HiresPlan, SecondPass, hires_hints, hires_upscaler_file, validate_hires
 from core.images import next_image_path, save_png_atomically
 from core.inpaint import PreparedInpaint
 from core.model_resolution import ModelResolver, ResolvedModel, autov2_when_ready, lora_hash_when_ready
 from core.paths import AppPaths
 from core.pipelines.attention_slicing import set_attention_slicing
 from core.pipelines.control_hook import ActiveUnit
-from core.pipelines.decode import decode_latents
+from core.pipelines.decode import decode_latents, needs_upcast, tiling_wanted, vae_tiling
 from core.pipelines.families import BANG, ENDOFTEXT, family_of
+from core.pipelines.hires import TwoPassProgress, upscale_images, upscale_latents
 from core.pipelines.loader import LoadedModel, file_identity, load_model, load_vae
 from core.pipelines.lora import apply_loras
 from core.pipelines.run import BatchSpec, encode_request, run_batch
@@ -41,9 +44,10 @@ from core.prompts.encoding import Embeddings, embeddings_used
 from core.prompts.lora_tags import LoraTag, extract_lora_tags
 from core.request import INPAINT_AREAS, MASK_MODES, MASKED_CONTENTS, RESIZE_MODES, GenerationRequest, Mode
 from core.request_images import start_images
-from core.settings import Settings
-from core.sizes import check_fits_in_memory, round_to_multiple_of_8
+from core.settings import VAE_AUTOMATIC, VAE_NONE, Settings
+from core.sizes import VAE_DECODE_BYTES_PER_PIXEL_FP32, check_fits_in_memory, round_to_multiple_of_8
 from core.tokenizer import TokenizerCache
+from core.vae_choice import automatic_vae, vae_choice
 
 MAX_SEED = 2**32 - 1
 OUT_OF_MEMORY_HINT = "Lower the width, height or batch size, close other apps, or use a smaller model."
@@ -193,21 +197,28 @@ class Engine:
         if resolved.notice:
             notices.append(resolved.notice)
         family_of(resolved.source.architecture).pipeline_class_name(request.mode, resolved.source.inpaint)
-        self._check_memory(resolved, request)
+        hires_size = request.hires.target_size(request.width, request.height) if request.hires else None
+        vae_tiled = self._check_memory(resolved, request, hires_size)
         loras = self._resolve_loras(request, resolved)
         seeds = self._seeds(request)
-        prepared = ControlNets.prepare(request, start, self._resolver, resolved.source.architecture, seeds[0])
+        prepared = ControlNets.prepare(request, start, self._resolver, resolved.source.architecture, seeds[0],
+                                       str(self.plan.device))
+        hints = hires_hints(request, start, hires_size, seeds[0], prepared.annotators)
+        upscaler = hires_upscaler_file(request, self._resolver)
+        vae_path, vae_future, vae_notice = self._vae_for(request, resolved)
+        notices += [vae_notice] if vae_notice else []
         loaded = self._ensure_loaded(resolved, on_event)
         controls = self._controlnets.activate(prepared, dict(loaded.base.unet.config), self.plan,
                                               self.plan.attention_slicing)
         set_attention_slicing(loaded.base, self.plan.attention_slicing)
         resolved.start_hashing()
-        vae_hash = self._ensure_vae(loaded, request)
+        vae_hash = self._ensure_vae(loaded, vae_path, vae_future)
         lora_hashes = self._ensure_loras(loaded, loras)
         embeddings, ti_hashes = self._embeddings(loaded, request, notices)
+        hires = HiresPlan.of(request, hires_size, controls, hints, upscaler)
         job = Job(request, resolved, loaded, seeds, start.init_image, vae_hash,
                   output_dir or self._default_output_folder(request), lora_hashes, embeddings, ti_hashes,
-                  start.inpaint, controls, prepared.titles)
+                  start.inpaint, controls, prepared.titles, vae_path.name if vae_path else None, hires, vae_tiled)
         on_event(Started(request, job.seeds, tuple(notices)))
         saved = self._run_batches(job, on_event, cancel)
         on_event(Finished(tuple(saved), job.seeds, time.perf_counter() - started))
@@ -218,14 +229,19 @@ class Engine:
         preview = lambda latents: latents_to_rgb_preview(latents, loaded.family.preview_family)  # noqa: E731
         saved: list[Path] = []
         conditionings = encode_request(loaded, request, job.embeddings)
+        second = SecondPass.prepare(job.hires, loaded, job.embeddings, self.plan) if job.hires else None
         for batch_index in range(request.batch_count):
             batch_seeds = job.seeds[batch_index * request.batch_size:(batch_index + 1) * request.batch_size]
             spec = BatchSpec(request, batch_seeds, batch_index, request.batch_count, job.init_image, conditionings,
                              job.inpaint, job.controls)
-            latents = run_batch(loaded, spec, scheduler, on_event, cancel, preview, self._options.preview_every)
-            images, notice = decode_latents(loaded.pipeline_for(request.mode), latents)
-            if notice:
-                on_event(Notice(notice))
+            progress = TwoPassProgress(on_event, second.timesteps) if second else None
+            with vae_tiling(loaded.pipeline_for(request.mode).vae, job.vae_tiled):  # img2img encodes its input
+                latents = run_batch(loaded, spec, scheduler, progress.first if progress else on_event, cancel,
+                                    preview, self._options.preview_every)
+            if second is not None and progress is not None:
+                images = self._hires_pass(job, second, spec, latents, progress, on_event, cancel, preview)
+            else:
+                images = self._decode(job, request.mode, latents, on_event)
             if job.inpaint is not None:
                 images = [job.inpaint.composite(image) for image in images]
             for image, seed in zip(images, batch_seeds):
@@ -233,6 +249,39 @@ class Engine:
                 saved.extend([event.path] if event.path else [])
                 on_event(event)
         return saved
+
+    def _decode(self, job: "Job", mode: Mode, latents: torch.Tensor, on_event: EventSink) -> list[Image.Image]:
+        pipe = job.loaded.pipeline_for(mode)
+        images, notice = decode_latents(pipe, latents, upcast=needs_upcast(pipe.vae, job.loaded.family.name),
+                                        tiled=job.vae_tiled)
+        if notice:
+            on_event(Notice(notice))
+        return images
+
+    def _hires_pass(self, job: "Job", second: "SecondPass", spec: BatchSpec, latents: torch.Tensor,
+                    progress: TwoPassProgress, on_event: EventSink, cancel: Callable[[], bool],
+                    preview: Callable[[torch.Tensor], Image.Image]) -> list[Image.Image]:
+        """Upscale the first pass's result and repaint it at the hires size (A1111's sample_hr_pass)."""
+        hires = job.hires
+        assert hires is not None
+        fix = job.request.hires
+        assert fix is not None
+        latent_mode = fix.latent_mode
+        if latent_mode is not None:
+            start: torch.Tensor | list[Image.Image] = upscale_latents(latents, hires.size, latent_mode)
+        else:
+            start = upscale_images(self._decode(job, job.request.mode, latents, on_event), fix, hires.size,
+                                   second.upscaler, cancel)
+        if second.timesteps == 0:  # denoising strength 0: the upscale as it is
+            return self._decode(job, Mode.IMG2IMG, start, on_event) if isinstance(start, torch.Tensor) else start
+        second_spec = BatchSpec(hires.request, spec.seeds, spec.batch_index, spec.batch_total, None,
+                                second.conditionings, None, hires.controls, hires_input=start)
+        scheduler = samplers.build_scheduler(hires.request.sampler, hires.request.schedule,
+                                             job.loaded.scheduler_config)
+        with vae_tiling(job.loaded.pipeline_for(Mode.IMG2IMG).vae, job.vae_tiled):
+            final = run_batch(job.loaded, second_spec, scheduler, progress.second, cancel, preview,
+                              self._options.preview_every)
+        return self._decode(job, Mode.IMG2IMG, final, on_event)
 
     def _validated(self, request: GenerationRequest) -> tuple[GenerationRequest, list[str]]:
         if not 1 <= request.steps <= 1000:
@@ -249,6 +298,7 @@ class Engine:
         for index, unit in enumerate(request.controlnets):
             unit.check(index)
         samplers.parse_sampler_name(request.sampler, request.schedule)
+        validate_hires(request)
         rounded = round_to_multiple_of_8(request.width, request.height)
         notices = [rounded.notice] if rounded.notice else []
         return request.replace(width=rounded.width, height=rounded.height), notices
@@ -266,16 +316,20 @@ class Engine:
         if request.mask_blur < 0 or request.padding < 0:
             raise RequestError("Mask blur and padding cannot be negative.")
 
-    def _check_memory(self, resolved: ResolvedModel, request: GenerationRequest) -> None:
+    def _check_memory(self, resolved: ResolvedModel, request: GenerationRequest, hires: HiresSize | None) -> bool:
+        """Refuse a size that cannot fit (the hires size when there is one); returns whether the VAE tiles."""
         plan = self.plan
         if plan.device.type == "cuda":
             available = torch.cuda.mem_get_info(plan.device)[1]
         else:
             available = total_memory_bytes()
         family = resolved.source.architecture.split("-")[0]
-        check_fits_in_memory(
-            family, request.width, request.height, request.batch_size, plan.dtype != torch.float32, available
-        )
+        half = plan.dtype != torch.float32
+        width, height = (hires.width, hires.height) if hires else (request.width, request.height)
+        decode_bytes = VAE_DECODE_BYTES_PER_PIXEL_FP32 * width * height * request.batch_size * (0.5 if half else 1)
+        # Not discounted for tiling: the estimate stands for the UNet's working memory at that size too.
+        check_fits_in_memory(family, width, height, request.batch_size, half, available)
+        return tiling_wanted(self._options.vae_tiling, int(decode_bytes), available)
 
     def _ensure_loaded(self, resolved: ResolvedModel, on_event: EventSink) -> LoadedModel:
         key = resolved.source.cache_key(self.plan)
@@ -301,12 +355,34 @@ class Engine:
         on_event(ModelReady(resolved.name, time.perf_counter() - started))
         return self._loaded
 
-    def _ensure_vae(self, loaded: LoadedModel, request: GenerationRequest) -> str | None:
-        """Swap in the requested VAE (loaded once per file) or restore the checkpoint's own; its hash."""
-        if not request.vae:
+    def _vae_for(self, request: GenerationRequest, resolved: ResolvedModel
+                 ) -> tuple[Path | None, Future | None, str | None]:
+        """The VAE file to use (None: the checkpoint's own), its hash being computed, and a notice when the
+        settings name a VAE that cannot be used (the checkpoint's own is used then; a request's is refused)."""
+        options = self._options
+        choice, explicit = vae_choice(request.vae, resolved.source.path, resolved.name, options.model_vaes,
+                                      options.vae)
+        if choice == VAE_NONE:
+            return None, None, None
+        if choice == VAE_AUTOMATIC:
+            beside = automatic_vae(resolved.source.path)
+            if beside is None:
+                return None, None, None
+            choice = str(beside)
+        try:
+            path, future = self._resolver.resolve_vae(choice)
+        except EaselError as error:
+            if explicit:
+                raise
+            return None, None, (f"The VAE {choice!r} chosen in the settings cannot be used ({error.message}); "
+                                "the checkpoint's own VAE was used.")
+        return path, future, None
+
+    def _ensure_vae(self, loaded: LoadedModel, path: Path | None, hash_future: Future | None) -> str | None:
+        """Swap in the chosen VAE (loaded once per file) or restore the checkpoint's own; its hash."""
+        if path is None:
             loaded.use_vae(None, None)
             return None
-        path, hash_future = self._resolver.resolve_vae(request.vae)
         key = file_identity(path)
         if loaded.vae_key != key:
             loaded.use_vae(load_vae(path, loaded.config_dir, self.plan), key)
@@ -336,7 +412,10 @@ class Engine:
         tokenizer = getattr(pipe, "tokenizer", None) or pipe.tokenizer_2  # the SDXL refiner has only the second
         widths = encoder_widths(pipe)
         fitted: dict[str, dict[str, torch.Tensor]] = {}
-        for name in names_in_texts(tokenizer, [prompt, request.negative_prompt], available):
+        texts = [prompt, request.negative_prompt]
+        if request.hires is not None:  # the hires pass's own prompts may name others
+            texts += [extract_lora_tags(request.hires.prompt or "")[0], request.hires.negative_prompt or ""]
+        for name in names_in_texts(tokenizer, texts, available):
             vectors = self._embedding_files.read(available[name])  # UnsafeFileError for a pickle that runs code
             fit = fit_to_encoders(vectors, widths)
             if fit is None:
@@ -364,7 +443,7 @@ class Engine:
         extra: dict[str, object] = {"Lora hashes": job.lora_hashes, "TI hashes": job.ti_hashes}
         extra.update(infotext.controlnet_params(list(zip(request.controlnets, job.control_titles))))
         text = infotext.infotext_for_request(request, seed, job.resolved.name, job.resolved.model_hash(),
-                                             vae_hash=job.vae_hash,
+                                             vae_hash=job.vae_hash, vae_name=job.vae_name,
                                              extra={key: value for key, value in extra.items() if value} or None)
         request_json = request.replace(seed=seed).to_json_dict()
         try:
@@ -399,3 +478,6 @@ class Job:
     inpaint: PreparedInpaint | None = None  # for Mode.INPAINT: the model's input and how to composite its output
     controls: tuple[ActiveUnit, ...] = ()  # ControlNet units, ready to run
     control_titles: tuple[str, ...] = ()  # every unit's model as the infotext names it
+    vae_name: str | None = None  # the VAE file used instead of the checkpoint's own
+    hires: "HiresPlan | None" = None  # the hires fix's second pass
+    vae_tiled: bool = False  # the VAE decodes and encodes in tiles

@@ -49,6 +49,16 @@ class Progress:
 
 
 @dataclass(frozen=True)
+class UpscaleProgress:
+    """One more tile of an upscale done: `tile` of `tiles` for image `image_index` (from 0) of `image_count`."""
+
+    image_index: int
+    image_count: int
+    tile: int
+    tiles: int
+
+
+@dataclass(frozen=True)
 class Notice:
     """Something the user should know that did not stop the generation."""
 
@@ -86,7 +96,7 @@ class Failed:
 
 
 EngineEvent = Union[
-    Started, ModelLoading, ModelReady, Progress, Notice, ImageDone, Finished, Cancelled, Failed
+    Started, ModelLoading, ModelReady, Progress, UpscaleProgress, Notice, ImageDone, Finished, Cancelled, Failed
 ]
 EventSink = Callable[[EngineEvent], None]
 CancelCheck = Callable[[], bool]

@@ -56,12 +56,9 @@ def save_png_atomically(
     renamed over `path`. On failure the temporary file is removed and the OSError propagates.
     """
     path = Path(path)
-    temp_path = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    temp_path = _temp_path(path)
     try:
-        with open(temp_path, "xb") as file:  # "x": never clobbers; honours the umask unlike mkstemp
-            image.save(file, format="PNG", pnginfo=_png_metadata(infotext, request_json))
-            file.flush()
-            os.fsync(file.fileno())
+        _write_png(image, temp_path, _png_metadata(infotext, request_json))
         os.replace(temp_path, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -69,6 +66,50 @@ def save_png_atomically(
         raise
     _fsync_directory(path.parent)
     return path
+
+
+def save_new_png(image: Image.Image, folder: Path, stem: str, chunks: dict[str, str]) -> Path:
+    """`folder/<stem>.png` (or `<stem>-2.png`, ... when taken) written completely or not at all, with `chunks` as
+    PNG text; an existing file is never replaced, even one that appears while writing."""
+    metadata = PngInfo()
+    for key, value in chunks.items():
+        metadata.add_text(key, value)
+    temp = _temp_path(Path(folder) / f"{stem}.png")
+    try:
+        _write_png(image, temp, metadata)
+        path = _claim_name(temp, Path(folder), stem)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            temp.unlink()
+    _fsync_directory(path.parent)
+    return path
+
+
+def _temp_path(path: Path) -> Path:
+    return path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+
+
+def _write_png(image: Image.Image, temp_path: Path, metadata: PngInfo) -> None:
+    with open(temp_path, "xb") as file:  # "x": never clobbers; honours the umask unlike mkstemp
+        image.save(file, format="PNG", pnginfo=metadata)
+        file.flush()
+        os.fsync(file.fileno())
+
+
+def _claim_name(temp: Path, folder: Path, stem: str) -> Path:
+    repeat = 1
+    while True:
+        target = folder / (f"{stem}.png" if repeat == 1 else f"{stem}-{repeat}.png")
+        try:
+            os.link(temp, target)  # fails if the name exists: never overwrites, unlike a rename
+            return target
+        except FileExistsError:
+            repeat += 1
+        except OSError:  # a file system without hard links (FAT, some network shares)
+            if not target.exists():
+                os.replace(temp, target)
+                return target
+            repeat += 1
 
 
 # What save_png_atomically names its temporary file: `.NAME.` + 8 hex digits + `.tmp`.

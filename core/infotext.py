@@ -16,6 +16,7 @@ from typing import Any, Mapping, Sequence
 import core
 from core.controlnet import ControlUnit
 from core.errors import RequestError
+from core.hires import hires_from_infotext, hires_infotext
 from core.preprocessors import PREPROCESSORS, canonical_preprocessor
 from core.request import MASKED_CONTENTS, GenerationRequest, Mode
 from core.samplers import UNIFORM, infotext_sampler_fields, parse_sampler_name
@@ -228,11 +229,15 @@ def infotext_for_request(
     model_hash: str | None,
     extra: Mapping[str, object] | None = None,
     vae_hash: str | None = None,
+    vae_name: str | None = None,
 ) -> str:
     """The infotext A1111 would write for this request, fields in A1111's order.
 
-    `extra` (e.g. `Lora hashes`, `Hires upscale`) goes after Clip skip, before Version.
+    `vae_name`: the VAE file used when it is not the request's own choice (the settings' Automatic or
+    per-model VAE); `extra` (e.g. `Lora hashes`) goes after the hires fields, before Version.
     """
+    named = request.vae if request.vae not in (None, "", "Automatic", "None") else None
+    vae = vae_name or (Path(named).name if named else None)  # A1111 writes the file name
     params: dict[str, object] = {
         "Steps": request.steps,
         **infotext_sampler_fields(request.sampler, request.schedule),
@@ -241,15 +246,24 @@ def infotext_for_request(
         "Size": f"{request.width}x{request.height}",
         "Model hash": model_hash or None,
         "Model": model_name or None,
-        "VAE hash": vae_hash if request.vae else None,
-        "VAE": Path(request.vae).name if request.vae else None,  # A1111 writes the file name
-        "Denoising strength": request.denoising_strength if request.mode != Mode.TXT2IMG else None,
+        "VAE hash": vae_hash if vae else None,
+        "VAE": vae,
+        "Denoising strength": _denoising_strength(request),
         "Clip skip": request.clip_skip if request.clip_skip > 1 else None,
         **inpaint_params(request),
     }
+    if request.hires is not None and request.mode is Mode.TXT2IMG:
+        params.update(hires_infotext(request.hires, request.sampler, request.prompt, request.negative_prompt))
     params.update(extra or {})
     params["Version"] = f"Easel {core.__version__}"
     return format_infotext(request.prompt, request.negative_prompt, params)
+
+
+def _denoising_strength(request: GenerationRequest) -> float | None:
+    """img2img and inpaint's strength; in txt2img A1111 writes the hires pass's, when there is one."""
+    if request.mode is not Mode.TXT2IMG:
+        return request.denoising_strength
+    return request.hires.denoise if request.hires is not None else None
 
 
 def inpaint_params(request: GenerationRequest) -> dict[str, object]:
@@ -340,6 +354,9 @@ def request_fields_from_infotext(parsed: ParsedInfotext) -> dict[str, Any]:
     if parsed.params.get("Model"):
         fields["model"] = parsed.params["Model"]
     fields.update(_inpaint_fields(parsed.params))
+    hires = hires_from_infotext(parsed.params)
+    if hires is not None:
+        fields["hires"] = hires.to_json_dict()  # JSON-friendly like every other field
     return fields
 
 

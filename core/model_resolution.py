@@ -104,6 +104,10 @@ class ModelResolver:
         hasher = BackgroundHasher(HashCache(paths.cache_dir / "hashes.json"))
         return cls(folders, hasher, settings.model_configs)
 
+    @property
+    def folders(self) -> ModelFolders:
+        return self._folders
+
     def entries(self) -> list[ModelEntry]:
         return scan(self._folders, hash_cache=self._hasher.cache)
 

@@ -1,29 +1,43 @@
-"""Detect people's body poses in a photo with the OpenPose body model, for the pose editor.
+"""Detect people's poses in a photo with the OpenPose networks: bodies, and on request hands and faces.
 
-Runs as ControlNet's openpose annotator does (`annotator/openpose/body.py`): one scale, 0.5 of a
+The body runs as ControlNet's openpose annotator does (`annotator/openpose/body.py`): one scale, 0.5 of a
 368-pixel box (its `scale_search = [0.5]`; the original OpenPose averaged 0.5, 1, 1.5 and 2), the
 image as BGR / 256 - 0.5 padded to a multiple of 8 with grey, the network's maps resized back to
 the image with bicubic interpolation. OpenCV is not a dependency: torch's bicubic resize (the same
 a = -0.75 kernel, without antialiasing) stands in for cv2.resize.
+
+Hands and faces, as the annotator's `OpenposeDetector.detect_poses(include_hand, include_face)`: for each
+person found, boxes derived from the body keypoints (`core.openpose_hand.hand_boxes`,
+`core.openpose_face.face_box`) are cropped from the same BGR image and searched by the hand and face
+networks; their keypoints, in crop pixels, are moved by the crop's corner into the image. A keypoint at
+crop x or y 0 reads as absent, as in the annotator (`np.where(peaks < 1e-6, -1, ...)`). Each network has
+its own weights file; asking for hands or a face without it is an error that names the file.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from core.annotator_weights import (BODY_POSE, FACE_POSE, HAND_POSE, AnnotatorFile, annotator_download,
+                                    annotators_folder, find_annotator)
+from core.annotators.weights import load_published
 from core.downloads import RecommendedModel
-from core.errors import ModelFileError
-from core.models.safe_load import load_state_dict
 from core.openpose_body import BodyJoints, BodyPoseNet, parse_body_maps
-from core.pose import ABSENT, Keypoint, Person, PoseDocument
+from core.openpose_cpm import CpmNet
+from core.openpose_face import FacePeak, face_box, face_maps, face_peaks, load_face_model
+from core.openpose_hand import HandPeak, hand_boxes, hand_maps, hand_peaks, load_hand_model
+from core.pose import ABSENT, Keypoint, Part, Person, PoseDocument
 
-DEFAULT_WEIGHTS_NAME = "body_pose_model.pth"
-DOWNLOAD_REPO = "lllyasviel/Annotators"
+DEFAULT_WEIGHTS_NAME = BODY_POSE.filename
+DOWNLOAD_REPO = BODY_POSE.repo_id
 BOX_SIZE = 368
 SCALES = (0.5,)
 STRIDE = 8
@@ -32,9 +46,34 @@ PAD_VALUE = 128
 # gigabytes, and the network only sees a 184-pixel-high copy anyway.
 MAX_SIDE = 1024
 _MIN_CONFIDENCE = 1e-3  # a detected joint whose raw score is <= 0 must not read as absent
-_SEARCH_FOLDERS = ("annotators", "extensions/sd-webui-controlnet/annotator/downloads/openpose")
-_NEEDED = (f"Easel needs {DEFAULT_WEIGHTS_NAME} from {DOWNLOAD_REPO} (Hugging Face): "
-           "put it in <models>/annotators/ or choose it.")
+_CROP_ORIGIN = 1e-6  # the annotator's test: a hand or face keypoint at crop x or y 0 is "not found"
+
+
+@dataclass(frozen=True)
+class DetectorWeights:
+    """The weights files detection uses: the body's always, the hand's and the face's when asked for."""
+
+    body: Path | None
+    hand: Path | None = None
+    face: Path | None = None
+
+
+
+
+def find_detector_weights(models_dir: Path) -> DetectorWeights:
+    """The body, hand and face weights in <models>/annotators or the A1111 extension's folder (None: not there)."""
+    return DetectorWeights(*(find_annotator(file, models_dir) for file in (BODY_POSE, HAND_POSE, FACE_POSE)))
+
+
+def missing_files(weights: DetectorWeights, hands: bool, face: bool) -> list[AnnotatorFile]:
+    """The files detection with these options needs and `weights` lacks, body first."""
+    wanted = ((BODY_POSE, weights.body, True), (HAND_POSE, weights.hand, hands), (FACE_POSE, weights.face, face))
+    return [file for file, path, asked in wanted if asked and path is None]
+
+
+def weights_download(file: AnnotatorFile) -> RecommendedModel:
+    """`file` for the downloader; the body's through `detector_download`."""
+    return detector_download() if file == BODY_POSE else annotator_download(file)
 
 
 def detector_download_spec() -> tuple[str, str]:
@@ -44,58 +83,85 @@ def detector_download_spec() -> tuple[str, str]:
 
 def detector_download() -> RecommendedModel:
     """The published weights as the downloader needs them: size and SHA-256 of lllyasviel's file."""
-    return RecommendedModel(
-        repo_id=DOWNLOAD_REPO, filename=DEFAULT_WEIGHTS_NAME, revision="main",
-        sha256="25a948c16078b0f08e236bda51a385d855ef4c153598947c28c0d47ed94bb746", size=209_267_595,
-        architecture="openpose-body", title="OpenPose body model (for Detect pose)")
+    return dataclasses.replace(annotator_download(BODY_POSE), architecture="openpose-body",
+                               title="OpenPose body model (for Detect pose)")
 
 
 def weights_folder(models_dir: Path) -> Path:
     """Where Easel keeps annotator weights it downloads."""
-    return Path(models_dir) / "annotators"
+    return annotators_folder(models_dir)
 
 
 def find_weights(models_dir: Path) -> Path | None:
-    """The weights in `models_dir/annotators`, or where A1111's ControlNet extension keeps them.
+    """The body weights in `models_dir/annotators`, or where A1111's ControlNet extension keeps them.
 
     `models_dir` may be Easel's models folder or an A1111 install's `models` folder (whose extension
     folder sits beside it) or the install root.
     """
-    models_dir = Path(models_dir)
-    for base in (models_dir, models_dir.parent):
-        for folder in _SEARCH_FOLDERS:
-            candidate = base / folder / DEFAULT_WEIGHTS_NAME
-            if candidate.is_file():
-                return candidate
-    return None
+    return find_annotator(BODY_POSE, models_dir)
 
 
 def load_body_model(weights: Path | None, device: str = "cpu") -> BodyPoseNet:
     """The network with the weights in `weights`, safely loaded; an EaselError says what is needed."""
-    if weights is None or not Path(weights).is_file():
-        raise ModelFileError("The pose detector's weights are missing.", _NEEDED,
-                             details=str(weights) if weights else "")
-    try:
-        tensors = load_state_dict(Path(weights))  # refuses pickles that would run code
-    except ModelFileError as error:
-        raise type(error)(error.message, f"{error.hint} {_NEEDED}".strip(), error.details) from None
-    net = BodyPoseNet()
-    expected = net.state_dict()
-    wrong = [k for k in expected if k not in tensors or tensors[k].shape != expected[k].shape]
-    if wrong or len(tensors) != len(expected):
-        raise ModelFileError(f"{Path(weights).name} is not the OpenPose body model.", _NEEDED,
-                             details=f"{weights}: {len(wrong)} of {len(expected)} tensors missing or of another "
-                                     f"shape (first: {wrong[:3]}); {len(tensors)} tensors in the file")
-    net.load_state_dict({k: v.float() for k, v in tensors.items()})
-    return net.to(device).eval()
+    return load_published(BodyPoseNet, weights, BODY_POSE, device)
 
 
-def detect_pose(image: Image.Image, weights: Path | None, device: str = "cpu") -> PoseDocument:
-    """The people in `image` as a pose document of the image's size, body keypoints only."""
-    net = load_body_model(weights, device)
+def detect_pose(image: Image.Image, weights: Path | DetectorWeights | None, device: str = "cpu", *,
+                hands: bool = False, face: bool = False) -> PoseDocument:
+    """The people in `image` as a pose document of the image's size.
+
+    `weights`: the body weights file, or a DetectorWeights with the hand and face files too. With `hands`
+    or `face`, each person gets the hands (21 keypoints each) and the face (70) found in the boxes its body
+    gives; a missing or wrong weights file for what was asked is a ModelFileError naming it, raised before
+    any network runs.
+    """
+    files = weights if isinstance(weights, DetectorWeights) else DetectorWeights(weights)
+    hand_net = load_hand_model(files.hand, device) if hands else None
+    face_net = load_face_model(files.face, device) if face else None
+    net = load_body_model(files.body, device)
     small = _at_most(image, MAX_SIDE)
     heatmaps, pafs = network_maps(net, small, device)
-    return _scaled_to(document_from_maps(heatmaps, pafs), image.width, image.height)
+    doc = document_from_maps(heatmaps, pafs)
+    if hand_net is not None or face_net is not None:
+        bgr = np.asarray(small.convert("RGB"))[:, :, ::-1]
+        people = tuple(with_hands_and_face(person, bgr, hand_net, face_net, device) for person in doc.people)
+        doc = dataclasses.replace(doc, people=people)
+    return _scaled_to(doc, image.width, image.height)
+
+
+def with_hands_and_face(person: Person, bgr: np.ndarray, hand_net: CpmNet | None, face_net: CpmNet | None,
+                        device: str = "cpu") -> Person:
+    """`person` with the hands and face the networks find in the boxes its body gives (BGR uint8 image)."""
+    if hand_net is not None:
+        person = _with_hands(person, bgr, hand_net, device)
+    if face_net is not None:
+        person = _with_face(person, bgr, face_net, device)
+    return person
+
+
+def _with_hands(person: Person, bgr: np.ndarray, net: CpmNet, device: str) -> Person:
+    height, width = bgr.shape[:2]
+    for box in hand_boxes(person.body, width, height):
+        crop = bgr[box.y:box.y + box.size, box.x:box.x + box.size]
+        peaks = hand_peaks(hand_maps(net, crop, device), *crop.shape[:2])
+        person = person.with_points(Part.LEFT_HAND if box.is_left else Part.RIGHT_HAND, _in_image(peaks, box.x, box.y))
+    return person
+
+
+def _with_face(person: Person, bgr: np.ndarray, net: CpmNet, device: str) -> Person:
+    box = face_box(person.body, bgr.shape[1], bgr.shape[0])
+    if box is None:
+        return person
+    crop = bgr[box.y:box.y + box.size, box.x:box.x + box.size]  # the image's edge may cut it short
+    return person.with_points(Part.FACE, _in_image(face_peaks(face_maps(net, crop, device)), box.x, box.y))
+
+
+def _in_image(peaks: Sequence[HandPeak | FacePeak | None], left: int, top: int) -> tuple[Keypoint, ...] | None:
+    """Crop-pixel peaks (None: not found) as image keypoints; None when none was found."""
+    points = tuple(ABSENT if peak is None or peak.x < _CROP_ORIGIN or peak.y < _CROP_ORIGIN
+                   else Keypoint(float(peak.x + left), float(peak.y + top), max(peak.score, _MIN_CONFIDENCE))
+                   for peak in peaks)
+    return points if any(point.present for point in points) else None
 
 
 def _at_most(image: Image.Image, side: int) -> Image.Image:

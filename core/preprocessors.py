@@ -1,45 +1,46 @@
 """ControlNet preprocessors: turn a picture into the control image a ControlNet model was trained on.
 
 The ones that need no weights run here, as A1111's ControlNet extension runs them (`scripts/processor.py`),
-in numpy and PIL: canny, scribble (XDoG), threshold, invert, shuffle, tile (resample) and inpaint. The ones
-that need a network's weights (depth, lineart, softedge, normal, openpose) are named, with the file they
-need, and refused with that message.
+in numpy and PIL: canny, scribble (XDoG), threshold, invert, lineart_standard, shuffle, tile (resample) and
+inpaint. The ones that need a network's weights (depth, lineart, softedge, normal, openpose) run the annotator
+networks in core/annotators with the weights an AnnotatorSession finds in the models folders; a missing file
+is refused with its name, where to get it and where to put it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 from PIL import Image
 
+from core.annotator_weights import (BODY_POSE, DEPTH_ANYTHING_V2_SMALL, FACE_POSE, HAND_POSE, HED, LINEART_COARSE,
+                                    LINEART_REALISTIC, NORMAL_BAE, AnnotatorFile)
 from core.canny import canny
 from core.errors import EaselError, RequestError
 from core.separable_filter import convolve_rows_and_columns
 
-ANNOTATORS_URL = "https://huggingface.co/lllyasviel/Annotators"
+if TYPE_CHECKING:
+    from core.annotators.session import AnnotatorSession
+
 UNUSED_THRESHOLD = 0.5  # what the extension records for a slider the preprocessor does not have
 
 Run = Callable[[Image.Image, float, float, int], Image.Image]  # image, threshold a, threshold b, seed
-
-
-@dataclass(frozen=True)
-class WeightsFile:
-    file: str
-    network: str
-    instead: str = ""  # what to do meanwhile, when there is something better than a ready-made map
+Annotate = Callable[[Image.Image, "AnnotatorSession"], Image.Image]  # image at the processor resolution
 
 
 @dataclass(frozen=True)
 class Preprocessor:
     name: str  # Easel's name, as `pre=` takes it
     module: str  # the extension's name, as its infotext writes it
-    run: Run | None = None  # None: needs weights, or (inpaint) a mask as well
+    run: Run | None = None  # None: a network (annotate), or (inpaint) a mask as well
     threshold_a: float = UNUSED_THRESHOLD
     threshold_b: float = UNUSED_THRESHOLD
     uses_resolution: bool = True  # brought to the processor resolution (short side) first
-    weights: WeightsFile | None = None
+    annotate: Annotate | None = None  # runs an annotator network
+    weights: tuple[AnnotatorFile, ...] = ()  # the files `annotate` needs
+    refusal: str = ""  # a name Easel knows but does not run, and why
 
 
 def _pixels(image: Image.Image) -> np.ndarray:
@@ -84,6 +85,18 @@ def _scribble_xdog(image: Image.Image, level: float, _b: float, _seed: int) -> I
     return _rgb(np.where((2 * (255 - dog)).astype(np.uint8) > level, 255, 0))
 
 
+def _lineart_standard(image: Image.Image, _a: float, _b: float, _seed: int) -> Image.Image:
+    """The extension's lineart_standard: how much darker each pixel is than its blurred surroundings (sigma 6),
+    scaled by the median of the clear lines; on the picture edge-padded to a multiple of 64, as it runs."""
+    pixels = _pixels(image)
+    height, width = pixels.shape[:2]
+    padded = np.pad(pixels, ((0, -height % 64), (0, -width % 64), (0, 0)), mode="edge").astype(np.float32)
+    intensity = np.clip((gaussian_blur(padded, 6.0) - padded).min(axis=2), 0, 255)
+    lines = intensity[intensity > 8]
+    intensity = intensity / max(16.0, float(np.median(lines)) if lines.size else 0.0) * 127
+    return _rgb(np.clip(intensity, 0, 255).astype(np.uint8)[:height, :width])
+
+
 def _noise_disk(height: int, width: int, cell: int, rng: np.random.Generator) -> np.ndarray:
     """The extension's make_noise_disk: coarse uniform noise, smoothly enlarged, stretched to 0..1."""
     coarse = rng.uniform(0, 1, size=(height // cell + 2, width // cell + 2)).astype(np.float32)
@@ -122,15 +135,35 @@ def _tile_resample(image: Image.Image, rate: float, _b: float, _seed: int) -> Im
     return image.resize(size, Image.Resampling.BOX)
 
 
+def _network(function: str, **options: bool) -> Annotate:
+    """A preprocessor that runs core.annotators.maps.<function>; torch and the networks load only then."""
+    def run(image: Image.Image, session: "AnnotatorSession") -> Image.Image:
+        from core.annotators import maps
+
+        return getattr(maps, function)(image, session, **options)
+    return run
+
+
+_MIDAS_REFUSAL = ("Easel does not run MiDaS (depth_midas, dpt_hybrid-midas-501f0c75.pt); its depth preprocessor "
+                  "is Depth Anything V2 (pre=depth, the extension's depth_anything_v2), whose maps the depth "
+                  "ControlNets take as well.")
 _WEIGHTED = (
-    Preprocessor("depth", "depth_midas", weights=WeightsFile("dpt_hybrid-midas-501f0c75.pt", "MiDaS")),
-    Preprocessor("lineart", "lineart_realistic", weights=WeightsFile("sk_model.pth", "the line art network")),
-    Preprocessor("softedge", "softedge_hed", weights=WeightsFile("ControlNetHED.pth", "HED")),
-    Preprocessor("normal", "normal_bae", weights=WeightsFile("scannet.pt", "NormalBae")),
-    Preprocessor("openpose", "openpose", weights=WeightsFile(
-        "body_pose_model.pth", "the OpenPose body network",
-        "Detect the pose in the pose editor (Detect pose from image runs that network), save it as JSON and give "
-        "it as the unit's pose (pose=POSE.json).")),
+    Preprocessor("depth", "depth_anything_v2", annotate=_network("depth_anything_v2"),
+                 weights=(DEPTH_ANYTHING_V2_SMALL,)),
+    Preprocessor("depth_midas", "depth_midas", refusal=_MIDAS_REFUSAL),
+    Preprocessor("lineart", "lineart_realistic", annotate=_network("lineart"), weights=(LINEART_REALISTIC,)),
+    Preprocessor("lineart_coarse", "lineart_coarse", annotate=_network("lineart", coarse=True),
+                 weights=(LINEART_COARSE,)),
+    Preprocessor("softedge", "softedge_hed", annotate=_network("softedge_hed"), weights=(HED,)),
+    Preprocessor("softedge_hedsafe", "softedge_hedsafe", annotate=_network("softedge_hed", safe=True), weights=(HED,)),
+    Preprocessor("normal", "normal_bae", annotate=_network("normal_bae"), weights=(NORMAL_BAE,)),
+    Preprocessor("openpose", "openpose", annotate=_network("openpose"), weights=(BODY_POSE,)),
+    Preprocessor("openpose_hand", "openpose_hand", annotate=_network("openpose", hands=True),
+                 weights=(BODY_POSE, HAND_POSE)),
+    Preprocessor("openpose_face", "openpose_face", annotate=_network("openpose", face=True),
+                 weights=(BODY_POSE, FACE_POSE)),
+    Preprocessor("openpose_full", "openpose_full", annotate=_network("openpose", hands=True, face=True),
+                 weights=(BODY_POSE, HAND_POSE, FACE_POSE)),
 )
 PREPROCESSORS: dict[str, Preprocessor] = {p.name: p for p in (
     Preprocessor("none", "none"),
@@ -138,6 +171,7 @@ PREPROCESSORS: dict[str, Preprocessor] = {p.name: p for p in (
     Preprocessor("scribble", "scribble_xdog", _scribble_xdog, 32),
     Preprocessor("threshold", "threshold", _threshold, 127),
     Preprocessor("invert", "invert (from white bg & black line)", _invert, uses_resolution=False),
+    Preprocessor("lineart_standard", "lineart_standard (from white bg & black line)", _lineart_standard),
     Preprocessor("shuffle", "shuffle", _shuffle),
     Preprocessor("tile", "tile_resample", _tile_resample, 1.0, uses_resolution=False),
     Preprocessor("inpaint", "inpaint_global_harmonious", uses_resolution=False),
@@ -146,8 +180,8 @@ PREPROCESSORS: dict[str, Preprocessor] = {p.name: p for p in (
 PREPROCESSOR_NAMES = tuple(PREPROCESSORS)
 # The extension's other names for the same thing.
 _ALIASES = {"scribble_xdog": "scribble", "tile_resample": "tile", "inpaint_only": "inpaint",
-            "inpaint_global_harmonious": "inpaint", "depth_midas": "depth", "lineart_realistic": "lineart",
-            "softedge_hed": "softedge", "normal_bae": "normal", "openpose_full": "openpose", "binary": "threshold"}
+            "inpaint_global_harmonious": "inpaint", "depth_anything_v2": "depth", "lineart_realistic": "lineart",
+            "softedge_hed": "softedge", "hed": "softedge", "normal_bae": "normal", "binary": "threshold"}
 
 
 def canonical_preprocessor(name: str) -> str | None:
@@ -166,17 +200,6 @@ def preprocessor(name: str) -> Preprocessor:
     return PREPROCESSORS[canonical]
 
 
-def weights_needed_error(step: Preprocessor) -> EaselError:
-    assert step.weights is not None
-    return EaselError(
-        f"The {step.name} preprocessor ({step.module}) needs the weights of {step.weights.network}, "
-        f"{step.weights.file} (from {ANNOTATORS_URL}); Easel does not run it as a preprocessor yet.",
-        hint=step.weights.instead or f"Make the {step.name} map in another tool and give it as the control image "
-        "with pre=none, or use a preprocessor that needs no weights: canny, scribble, threshold, invert, shuffle, "
-        "tile.",
-    )
-
-
 def at_resolution(image: Image.Image, resolution: int) -> Image.Image:
     """The image scaled so its short side is `resolution`, as the extension feeds its preprocessors."""
     scale = resolution / min(image.size)
@@ -187,19 +210,30 @@ def at_resolution(image: Image.Image, resolution: int) -> Image.Image:
 
 
 def run_preprocessor(name: str, image: Image.Image, threshold_a: float | None = None,
-                     threshold_b: float | None = None, resolution: int = 512, seed: int = 0) -> Image.Image:
-    """The control image `name` makes of `image` (RGB); thresholds None are the preprocessor's defaults."""
+                     threshold_b: float | None = None, resolution: int = 512, seed: int = 0,
+                     annotators: "AnnotatorSession | None" = None) -> Image.Image:
+    """The control image `name` makes of `image` (RGB); thresholds None are the preprocessor's defaults.
+
+    The preprocessors that run a network find its weights through `annotators`.
+    """
     step = preprocessor(name)
-    if step.weights is not None:
-        raise weights_needed_error(step)
+    if step.refusal:
+        raise EaselError(step.refusal, hint="Choose pre=depth, or give a depth map made elsewhere with pre=none.")
     if step.name == "inpaint":
         raise RequestError("The inpaint preprocessor needs a mask.", hint="Use it when inpainting (--mask).")
-    if step.run is None:
+    if step.run is None and step.annotate is None:
         return image.convert("RGB")
     if step.uses_resolution:
         image = at_resolution(image, resolution)
+    if step.annotate is not None:
+        if annotators is None:
+            from core.annotators.session import AnnotatorSession
+
+            annotators = AnnotatorSession(())
+        return step.annotate(image, annotators)
     a = step.threshold_a if threshold_a is None else threshold_a
     b = step.threshold_b if threshold_b is None else threshold_b
+    assert step.run is not None
     return step.run(image, a, b, seed)
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from core.controlnet import ControlUnit
+from core.hires import HiresFix
 
 PATH_FIELDS = ("init_image", "model_config", "mask")
 
@@ -31,7 +32,8 @@ class GenerationRequest:
 
     Inpainting (mode INPAINT) repaints where `mask` is white (`mask_mode` "not masked": where it is
     black); `outpaint` (left, right, top, bottom pixels) extends the canvas and repaints the new area.
-    `controlnets` steer any mode with ControlNet units (see core.controlnet).
+    `controlnets` steer any mode with ControlNet units (see core.controlnet). `hires` (txt2img only) adds
+    A1111's hires fix: an upscale and a second img2img pass (see core.hires).
     """
 
     model: str
@@ -61,6 +63,11 @@ class GenerationRequest:
     padding: int = 32
     outpaint: tuple[int, int, int, int] | None = None
     controlnets: tuple[ControlUnit, ...] = ()
+    hires: HiresFix | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.hires, dict):  # infotext fields carry it in its JSON form
+            object.__setattr__(self, "hires", HiresFix.from_json_dict(self.hires))
 
     def replace(self, **changes: Any) -> "GenerationRequest":
         return dataclasses.replace(self, **changes)
@@ -72,6 +79,7 @@ class GenerationRequest:
             data[key] = str(data[key]) if data[key] is not None else None
         data["outpaint"] = list(self.outpaint) if self.outpaint is not None else None
         data["controlnets"] = [unit.to_json_dict() for unit in self.controlnets]
+        data["hires"] = self.hires.to_json_dict() if self.hires is not None else None
         return data
 
     @classmethod

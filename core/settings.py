@@ -16,6 +16,9 @@ from core.file_names import DEFAULT_FILE_NAME_PATTERN, pattern_problem
 
 PRECISIONS = ("auto", "fp16", "bf16", "fp32")
 ATTENTION_SLICING = ("auto", "on", "off")
+VAE_TILING = ("auto", "on", "off")
+VAE_AUTOMATIC = "Automatic"  # A1111: a VAE named like the checkpoint beside it, else the checkpoint's own
+VAE_NONE = "None"  # the checkpoint's own VAE
 DEFAULT_PREVIEW_EVERY = 2
 MAX_PREVIEW_EVERY = 1000
 
@@ -31,6 +34,9 @@ class Settings:
     precision: str = "auto"  # auto | fp16 | bf16 | fp32
     attention_slicing: str = "auto"  # auto | on | off
     preview_every: int = DEFAULT_PREVIEW_EVERY  # steps between previews; 0: none
+    vae: str = VAE_AUTOMATIC  # Automatic | None | a VAE name or path
+    model_vaes: dict[str, str] = field(default_factory=dict)  # checkpoint name -> VAE choice, over `vae`
+    vae_tiling: str = "auto"  # auto | on | off: VAE decode/encode in tiles for large images
     hub_endpoint: str = ""  # "": huggingface.co; else a mirror's URL
     offline: bool = True
     problems: list[str] = field(default_factory=list, compare=False, repr=False)  # not saved
@@ -121,6 +127,15 @@ def _hub_endpoint(value: Any) -> str | None:
     return "is not an http(s) address (leave it empty for huggingface.co)"
 
 
+def _vae_choice(value: Any) -> str | None:
+    return None if isinstance(value, str) and value.strip() else "is not Automatic, None or a VAE name or path"
+
+
+def _model_vaes(value: Any) -> str | None:
+    ok = isinstance(value, dict) and all(isinstance(v, str) and v.strip() for v in value.values())
+    return None if ok else "is not a mapping of checkpoint names to VAE choices"
+
+
 def _boolean(value: Any) -> str | None:
     return None if isinstance(value, bool) else "is not true or false"
 
@@ -135,6 +150,9 @@ _VALIDATORS: dict[str, Callable[[Any], str | None]] = {
     "precision": _one_of(PRECISIONS),
     "attention_slicing": _one_of(ATTENTION_SLICING),
     "preview_every": _preview_every,
+    "vae": _vae_choice,
+    "model_vaes": _model_vaes,
+    "vae_tiling": _one_of(VAE_TILING),
     "hub_endpoint": _hub_endpoint,
     "offline": _boolean,
 }

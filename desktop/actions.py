@@ -24,6 +24,7 @@ def _action(parent: QWidget, text: str, *shortcuts: QKeySequence | StandardKey |
 @dataclass
 class WindowActions:
     open_image: QAction
+    new_blank_canvas: QAction
     add_model_file: QAction
     add_model_folder: QAction
     save_image_as: QAction
@@ -41,6 +42,7 @@ class WindowActions:
     reuse_parameters: QAction
     send_to_img2img: QAction
     send_to_inpaint: QAction
+    upscale: QAction
     reveal: QAction
     delete_image: QAction
     minimize: QAction
@@ -52,6 +54,7 @@ class WindowActions:
         role = QAction.MenuRole
         return cls(
             open_image=_action(parent, "Open Image…", StandardKey.Open),
+            new_blank_canvas=_action(parent, "New Blank Canvas", "Ctrl+Shift+N"),
             add_model_file=_action(parent, "Add Model File…"),
             add_model_folder=_action(parent, "Add Model Folder…"),
             save_image_as=_action(parent, "Save Image As…", StandardKey.SaveAs),
@@ -69,6 +72,7 @@ class WindowActions:
             reuse_parameters=_action(parent, "Reuse Parameters", "Ctrl+R"),
             send_to_img2img=_action(parent, "Send to Img2img"),
             send_to_inpaint=_action(parent, "Send to Inpaint"),
+            upscale=_action(parent, "Upscale…", "Ctrl+Shift+U"),
             reveal=_action(parent, "Reveal in File Manager"),
             delete_image=_action(parent, "Move to Trash", "Ctrl+Backspace"),
             minimize=_action(parent, "Minimize", "Ctrl+M"),
@@ -84,12 +88,12 @@ def install_menu_bar(menu_bar: QMenuBar, actions: WindowActions, panel_toggles: 
     """File, Edit, View, Image, Window, Help: the menus a Mac or Windows user looks for."""
     a = actions
     sections = {
-        "&File": [a.open_image, None, a.add_model_file, a.add_model_folder, None, a.save_image_as, None,
+        "&File": [a.open_image, a.new_blank_canvas, None, a.add_model_file, a.add_model_folder, None, a.save_image_as, None,
                   a.settings, None, a.quit],
         "&Edit": [a.copy_infotext, a.paste_parameters],
         "&View": [a.zoom_in, a.zoom_out, a.fit, a.actual_size, None, a.history_browser],
-        "&Image": [a.generate, a.cancel, None, a.reuse_parameters, a.send_to_img2img, a.send_to_inpaint, None, a.reveal,
-                   a.delete_image],
+        "&Image": [a.generate, a.cancel, None, a.reuse_parameters, a.send_to_img2img, a.send_to_inpaint, a.upscale,
+                   None, a.reveal, a.delete_image],
         "&Window": [a.minimize, None, *panel_toggles],
         "&Help": [a.open_data_folder, a.about],
     }

@@ -1,8 +1,12 @@
 """ControlNet units as A1111's ControlNet extension shows them: three tabs, each a model, a control image
-(the pose editor, a file, or the init image), a preprocessor, weight, guidance start/end and modes."""
+(the pose editor, a file, or the init image), a preprocessor, weight, guidance start/end and modes.
+
+A preprocessor that runs a network shows when its weights file is missing, and offers to download it or
+to take the file the person has."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
@@ -12,9 +16,12 @@ from PySide6.QtWidgets import (
     QTabWidget, QVBoxLayout, QWidget,
 )
 
+from core.annotator_weights import (AnnotatorFile, annotator_download, download_folder, find_annotator,
+                                    install_annotator)
 from core.controlnet import CONTROL_MODES, CONTROL_RESIZE_MODES, ControlUnit
+from core.errors import EaselError
 from core.models.scan import ModelEntry
-from core.preprocessors import PREPROCESSOR_NAMES
+from core.preprocessors import PREPROCESSOR_NAMES, canonical_preprocessor, preprocessor
 
 UNIT_COUNT = 3
 SOURCES = {"pose": "Pose editor", "file": "Image file", "drawing": "Drawing on the Inpaint canvas",
@@ -26,6 +33,121 @@ ChooseFile = Callable[[QWidget], str]
 
 def _ask_for_image(parent: QWidget) -> str:
     return QFileDialog.getOpenFileName(parent, "Choose a control image", "", IMAGE_FILTER)[0]
+
+
+def _ask_for_weights(parent: QWidget, file: AnnotatorFile) -> str:
+    return QFileDialog.getOpenFileName(parent, f"Choose {file.filename}", "",
+                                       "Weights (*.pth *.pt *.safetensors *.bin)")[0]
+
+
+def _download_task(model: object, dest_dir: Path, endpoint: str | None) -> Any:
+    from desktop.download_worker import DownloadTask
+
+    return DownloadTask(model, dest_dir, endpoint)
+
+
+@dataclass
+class AnnotatorPlaces:
+    """Where preprocessor weights are looked for and downloaded to, and how."""
+
+    models_dir: Path  # Easel's models folder: downloads and chosen files go to its annotators/ folder
+    more_models_dirs: Callable[[], Sequence[Path]] = lambda: ()  # A1111 `models` folders, read only
+    endpoint: Callable[[], str | None] = lambda: None  # Settings → Hub endpoint
+    choose_weights: Callable[[QWidget, AnnotatorFile], str] = _ask_for_weights
+    download_task: Callable[[object, Path, "str | None"], Any] = field(default=_download_task)
+
+    def missing(self, files: Sequence[AnnotatorFile]) -> list[AnnotatorFile]:
+        folders = [self.models_dir, *self.more_models_dirs()]
+        return [file for file in files if not any(find_annotator(file, folder) for folder in folders)]
+
+
+class WeightsRow(QWidget):
+    """Under the preprocessor: the weights it lacks, with Download… and Choose file…; hidden when none."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.places: AnnotatorPlaces | None = None
+        self._files: tuple[AnnotatorFile, ...] = ()
+        self._task: Any = None
+        self.label = QLabel(wordWrap=True)
+        self.download_button = QPushButton("Download…", clicked=self.download)
+        self.choose_button = QPushButton("Choose file…", clicked=self.choose)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        buttons.addWidget(self.download_button)
+        buttons.addWidget(self.choose_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.label)
+        layout.addLayout(buttons)
+        self.setVisible(False)
+
+    def show_for(self, files: Sequence[AnnotatorFile]) -> None:
+        self._files = tuple(files)
+        self.refresh()
+
+    def missing(self) -> list[AnnotatorFile]:
+        return self.places.missing(self._files) if self.places is not None else []
+
+    def refresh(self) -> None:
+        if self._task is not None:
+            return  # the download's progress is showing
+        missing = self.missing()
+        self.setVisible(bool(missing))
+        if missing:
+            file = missing[0]
+            self.label.setText(f"This preprocessor needs {file.network}: {file.filename} (from "
+                               f"huggingface.co/{file.repo_id}) is not in {self._folder(file)}.")
+            self.download_button.setEnabled(True)
+
+    def _folder(self, file: AnnotatorFile) -> Path:
+        assert self.places is not None
+        return download_folder(file, self.places.models_dir)
+
+    def download(self) -> None:
+        missing = self.missing()
+        if not missing or self.places is None:
+            return
+        file = missing[0]
+        task = self.places.download_task(annotator_download(file), self._folder(file), self.places.endpoint())
+        self._task = task
+        self.download_button.setEnabled(False)
+        self.label.setText(f"Downloading {file.filename}…")
+        task.progress.connect(lambda done, total: self.label.setText(
+            f"Downloading {file.filename}: {done / 1e6:.0f} of {total / 1e6:.0f} MB"))
+        task.finished.connect(self._downloaded)
+        task.failed.connect(self._failed)
+        task.cancelled.connect(self._downloaded)
+        task.start()
+
+    def _downloaded(self, *_: object) -> None:
+        self._task = None
+        self.refresh()
+
+    def _failed(self, message: str, hint: str, _details: str) -> None:
+        self._task = None
+        self.refresh()
+        self.label.setText(f"{message} {hint}".strip())
+
+    def choose(self) -> None:
+        missing = self.missing()
+        if not missing or self.places is None:
+            return
+        chosen = self.places.choose_weights(self, missing[0])
+        if not chosen:
+            return
+        try:
+            install_annotator(Path(chosen), missing[0], self.places.models_dir)
+        except (EaselError, OSError) as error:
+            self.label.setText(getattr(error, "message", str(error)) + " " + getattr(error, "hint", ""))
+            return
+        self.refresh()
+
+    def shutdown(self) -> None:
+        """Stop a running download (it resumes next time) and wait for its thread."""
+        if self._task is not None and self._task.is_running():
+            self._task.cancel()
+            self._task.wait()
 
 
 class UnitEditor(QWidget):
@@ -44,7 +166,8 @@ class UnitEditor(QWidget):
         self.image_label = QLabel("No image")
         self.image_button = QPushButton("Choose…", clicked=self.choose_image)
         self.preprocessor_box = QComboBox()
-        self.preprocessor_box.addItems(list(PREPROCESSOR_NAMES))
+        self.preprocessor_box.addItems([name for name in PREPROCESSOR_NAMES if not preprocessor(name).refusal])
+        self.weights_row = WeightsRow()
         self.weight_spin = QDoubleSpinBox(minimum=0.0, maximum=2.0, singleStep=0.05, value=1.0)
         self.start_spin = QDoubleSpinBox(minimum=0.0, maximum=1.0, singleStep=0.05, value=0.0)
         self.end_spin = QDoubleSpinBox(minimum=0.0, maximum=1.0, singleStep=0.05, value=1.0)
@@ -72,6 +195,7 @@ class UnitEditor(QWidget):
         form.addRow("Control image", self.source_box)
         form.addRow("", image_row)
         form.addRow("Preprocessor", self.preprocessor_box)
+        form.addRow("", self.weights_row)
         form.addRow("Weight", self.weight_spin)
         form.addRow("Guidance", guidance)
         form.addRow("Control mode", self.mode_box)
@@ -79,6 +203,7 @@ class UnitEditor(QWidget):
 
     def _connect(self) -> None:
         self.source_box.currentIndexChanged.connect(self._show_source)
+        self.preprocessor_box.currentIndexChanged.connect(self._show_weights)
         for box in (self.model_box, self.source_box, self.preprocessor_box, self.mode_box, self.resize_box):
             box.currentIndexChanged.connect(self.changed)
         for spin in (self.weight_spin, self.start_spin, self.end_spin):
@@ -88,6 +213,14 @@ class UnitEditor(QWidget):
     @property
     def source(self) -> str:
         return self.source_box.currentData()
+
+    def set_annotator_places(self, places: AnnotatorPlaces | None) -> None:
+        self.weights_row.places = places
+        self._show_weights()
+
+    def _show_weights(self) -> None:
+        name = canonical_preprocessor(self.preprocessor_box.currentText())
+        self.weights_row.show_for(preprocessor(name).weights if name else ())
 
     def set_models(self, names: Sequence[str]) -> None:
         """The ControlNet models found; a restored choice is selected once its model is listed."""
@@ -162,7 +295,7 @@ class ControlUnitsPanel(QGroupBox):
 
     changed = Signal()
 
-    def __init__(self, choose_file: ChooseFile = _ask_for_image) -> None:
+    def __init__(self, choose_file: ChooseFile = _ask_for_image, annotators: AnnotatorPlaces | None = None) -> None:
         super().__init__("ControlNet")
         self.setCheckable(True)
         self.setChecked(False)
@@ -177,6 +310,21 @@ class ControlUnitsPanel(QGroupBox):
         self.toggled.connect(self.tabs.setVisible)
         self.toggled.connect(self.changed)
         self.tabs.setVisible(False)
+        self.set_annotator_places(annotators)
+
+    def set_annotator_places(self, places: AnnotatorPlaces | None) -> None:
+        """Where preprocessor weights are found and downloaded to (None: the panel does not check them)."""
+        for editor in self.editors:
+            editor.set_annotator_places(places)
+
+    def refresh_weights(self) -> None:
+        """The folders may have changed (settings, a download elsewhere): check the weights again."""
+        for editor in self.editors:
+            editor.weights_row.refresh()
+
+    def shutdown(self) -> None:
+        for editor in self.editors:
+            editor.weights_row.shutdown()
 
     def set_models(self, entries: Sequence[ModelEntry]) -> None:
         names = [entry.name for entry in entries if entry.kind == "controlnet" and entry.supported]

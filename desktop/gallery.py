@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.history import History, HistoryEntry
-from desktop.image_details import SEND_TO_MODES, reuse_fields
+from desktop.image_details import SEND_TO_MODES, UPSCALE_MODE, reuse_fields
 from desktop.platform_actions import reveal_in_file_manager, reveal_label
 
 Index = QModelIndex | QPersistentModelIndex
@@ -350,6 +350,7 @@ class GalleryView(QWidget):
         """The actions on one image, as in the details panel."""
         menu = QMenu(self)
         menu.addAction("Reuse parameters", lambda: self.reuse_requested.emit(reuse_fields(entry)))
+        menu.addAction("Upscale…", lambda: self.send_to_requested.emit(UPSCALE_MODE, entry.path))
         send_to = menu.addMenu("Send to")
         for mode, title in SEND_TO_MODES.items():
             send_to.addAction(title, lambda mode=mode: self.send_to_requested.emit(mode, entry.path))
@@ -393,3 +394,12 @@ class GalleryView(QWidget):
         if not self.list.isVisible():
             return False  # a closed or hidden gallery asks again when it is painted
         return self.list.visualRect(self.model.index(row)).intersects(self.list.viewport().rect())
+
+
+def history_window(history: History, parent: QWidget) -> GalleryView:
+    """The whole history as a grid in a window of its own (View → History Browser)."""
+    browser = GalleryView(history, strip=False)
+    browser.setParent(parent, Qt.WindowType.Window)
+    browser.setWindowTitle("Easel — History")
+    browser.resize(900, 640)
+    return browser

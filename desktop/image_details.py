@@ -22,14 +22,16 @@ from core.samplers import infotext_sampler_fields
 from desktop.platform_actions import reveal_in_file_manager, reveal_label
 
 # Mode id -> menu text. The ids are what send_to_requested carries.
-SEND_TO_MODES: dict[str, str] = {"img2img": "Img2img", "inpaint": "Inpaint", "controlnet": "ControlNet"}
+SEND_TO_MODES: dict[str, str] = {"img2img": "Img2img", "inpaint": "Inpaint", "controlnet": "ControlNet",
+                                 "extras": "Extras (upscale)"}
+UPSCALE_MODE = "extras"  # "Upscale" sends the image to the Extras mode, ready to run
 
 # GenerationRequest field -> how a person calls it, for "these settings can be reused".
 FIELD_LABELS: dict[str, str] = {
     "model": "model", "prompt": "prompt", "negative_prompt": "negative prompt", "steps": "steps",
     "sampler": "sampler", "schedule": "schedule type", "cfg_scale": "CFG scale", "seed": "seed",
     "width": "width", "height": "height", "clip_skip": "clip skip", "denoising_strength": "denoising strength",
-    "batch_size": "batch size", "batch_count": "batch count", "vae": "VAE",
+    "batch_size": "batch size", "batch_count": "batch count", "vae": "VAE", "hires": "hires fix",
 }
 # Tool names as a sentence needs them ("Made with A1111 / Forge"), where SOURCE_NAMES says more.
 _TOOL_NAMES = {"a1111": "A1111 / Forge"}
@@ -119,8 +121,11 @@ def _imported_parameters(metadata: ImportedMetadata) -> dict[str, object]:
 
 
 def _entry_summary(entry: HistoryEntry) -> str:
+    """What is known of it: an upscaled picture without parameters has no model and no seed."""
     made = time.strftime("%Y-%m-%d %H:%M", time.localtime(entry.created))
-    return f"{entry.path.name} · {entry.model_name} · {entry.width}×{entry.height} · seed {entry.seed} · {made}"
+    seed = f"seed {entry.seed}" if entry.seed >= 0 else ""
+    parts = (entry.path.name, entry.model_name, f"{entry.width}×{entry.height}", seed, made)
+    return " · ".join(part for part in parts if part)
 
 
 class _Section(QWidget):
@@ -189,11 +194,14 @@ class ImageDetails(QWidget):
         for mode, title in SEND_TO_MODES.items():
             self.send_to_actions[mode] = menu.addAction(title, lambda mode=mode: self._send_to(mode))
         self.send_to_button.setMenu(menu)
+        self.upscale_button = QPushButton("Upscale", clicked=lambda: self._send_to(UPSCALE_MODE))
+        self.upscale_button.setToolTip("Open this image in the Extras mode, ready to upscale")
         self.copy_button = QPushButton("Copy infotext", clicked=self.copy_infotext)
         self.reveal_button = QPushButton(reveal_label(), clicked=self._reveal_file)
         self.delete_button = QPushButton("Delete…", clicked=self._delete)
         first, second = QHBoxLayout(), QHBoxLayout()
         first.addWidget(self.reuse_button, 1)
+        first.addWidget(self.upscale_button)
         first.addWidget(self.send_to_button)
         for button in (self.copy_button, self.reveal_button, self.delete_button):
             second.addWidget(button)
@@ -241,6 +249,7 @@ class ImageDetails(QWidget):
         self._fields, self._infotext, self._path, self._entry_id = fields, infotext, path, entry_id
         self.reuse_button.setEnabled(bool(fields))
         self.send_to_button.setEnabled(path is not None)
+        self.upscale_button.setEnabled(path is not None)
         self.copy_button.setEnabled(bool(infotext))
         self.reveal_button.setEnabled(path is not None)
         self.delete_button.setVisible(entry_id is not None)  # only Easel's own history entries are deleted here

@@ -71,12 +71,19 @@ class InpaintWorkspace(QWidget):
         except (OSError, ValueError) as error:
             self.problem.emit(f"{Path(path).name} could not be opened for inpainting: {error}")
             return False
+        self._start_with(image)
+        return True
+
+    def new_blank_canvas(self, width: int, height: int) -> None:
+        """A black canvas to scribble on: the strokes, white on black, become a ControlNet unit's drawing."""
+        self._start_with(Image.new("RGB", (width, height), "black"))
+
+    def _start_with(self, image: Image.Image) -> None:
         self.canvas.clear()
         self.canvas.set_image(image)
         self._canvas_dir.mkdir(parents=True, exist_ok=True)
         save_png_atomically(image, self.image_file, None, None)
         self.save_document()
-        return True
 
     def save_document(self) -> None:
         document = self.canvas.document

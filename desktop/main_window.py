@@ -1,4 +1,5 @@
-"""The main window: parameters on the left, the image in the middle, gallery, details and queue in docks."""
+"""The main window: parameters on the left, the image in the middle, gallery, details, queue and the LoRA and
+embedding browser in docks."""
 
 from __future__ import annotations
 
@@ -22,15 +23,18 @@ from core.request import GenerationRequest, Mode
 from core.settings import Settings
 from desktop.actions import WindowActions, install_menu_bar
 from desktop.background import BackgroundTasks
-from desktop.gallery import GalleryView
+from desktop.gallery import GalleryView, history_window
 from desktop.image_details import ImageDetails
 from desktop.image_view import ImageView
 from desktop.img2img_panel import Img2imgPanel
 from desktop.inpaint_panel import InpaintPanel
 from desktop.inpaint_workspace import InpaintWorkspace
-from desktop.control_units_panel import ControlUnitsPanel
+from desktop.control_units_panel import AnnotatorPlaces, ControlUnitsPanel
+from desktop.extras_mode import ExtrasRunner
+from desktop.extras_panel import ExtrasPanel
 from desktop.job_dispatcher import JobDispatcher
 from desktop.model_sources import ModelSources
+from desktop.network_browser import NetworkBrowser, cached_autov2
 from desktop.notifications import NotificationArea
 from desktop.params_panel import ParamsPanel
 from desktop.platform_actions import reveal_in_file_manager
@@ -38,17 +42,20 @@ from desktop.pose_workspace import PoseWorkspace
 from desktop.progress_panel import ProgressPanel
 from desktop.queue_panel import QueuePanel
 from desktop.request_builder import MissingInput, RequestBuilder
-from desktop.ui_state import UiState
+from desktop.ui_state import SavedPanel, UiState
+from desktop.unsaved_images import UnsavedImages
 from desktop.welcome import WelcomeView
 from desktop.worker import InferenceWorker
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp"}
 MODEL_SUFFIXES = {".safetensors", ".sft", ".ckpt", ".pt", ".pth", ".bin"}
-# The Pose tab generates from text, steered by the ControlNet units (the pose editor feeds them).
+# The Pose tab generates from text, steered by the ControlNet units (the pose editor feeds them); Extras
+# upscales images and generates nothing.
 MODES = (("Generate", Mode.TXT2IMG), ("Img2img", Mode.IMG2IMG), ("Inpaint", Mode.INPAINT),
-         ("Pose / ControlNet", Mode.TXT2IMG))
+         ("Pose / ControlNet", Mode.TXT2IMG), ("Extras", None))
 INPAINT_TAB = 2
 POSE_TAB = 3
+EXTRAS_TAB = 4
 MAX_MATCHED_SIDE = 2048
 
 
@@ -76,7 +83,6 @@ class MainWindow(QMainWindow):
         self.sources = ModelSources(paths, settings, self._tasks, self)
         self._ui_state = UiState(paths.home / "ui-state.ini")
         self._shown_entry: HistoryEntry | None = None
-        self._unsaved: dict[int, ImageDone] = {}
         self._history_browser: GalleryView | None = None
         self.setWindowTitle("Easel")
         self.setAcceptDrops(True)
@@ -90,28 +96,29 @@ class MainWindow(QMainWindow):
     def _build(self) -> None:
         self.params = ParamsPanel()
         self.img2img = Img2imgPanel(self._paths.cache_dir / "init-images")
-        self.img2img.hide()
         self.inpaint = InpaintPanel()
-        self.inpaint.hide()
-        self.controlnet = ControlUnitsPanel()
+        self.controlnet = ControlUnitsPanel(annotators=AnnotatorPlaces(
+            self._paths.models_dir, more_models_dirs=self._more_models_dirs,
+            endpoint=lambda: self.sources.settings.hub_endpoint or None))
+        self.extras = ExtrasPanel()
         self.generate_button = QPushButton("Generate")
         self.generate_button.setDefault(True)
         self.generate_button.setToolTip("Ctrl+Enter (⌘↩ on a Mac). Pressing it while busy adds to the queue.")
         self.progress = ProgressPanel()
-        left = QWidget()
+        self.extras_runner = ExtrasRunner(self.extras, self.progress, self)
+        left = QWidget(minimumWidth=340)
         left_layout = QVBoxLayout(left)
-        left_layout.addWidget(self.params, 1)
-        left_layout.addWidget(self.img2img)
-        left_layout.addWidget(self.inpaint)
-        left_layout.addWidget(self.controlnet)
-        left_layout.addWidget(self.generate_button)
-        left_layout.addWidget(self.progress)
-        left.setMinimumWidth(340)
+        for widget, stretch in ((self.params, 1), (self.img2img, 0), (self.inpaint, 0), (self.controlnet, 0),
+                                (self.extras, 1), (self.generate_button, 0), (self.progress, 0)):
+            left_layout.addWidget(widget, stretch)
+        for mode_only in (self.img2img, self.inpaint, self.extras):
+            mode_only.hide()
 
         self.mode_tabs = QTabBar()
         for label, _mode in MODES:
             self.mode_tabs.addTab(label)
         self.notifications = NotificationArea()
+        self.unsaved = UnsavedImages(self, self.notifications)
         self.image_view = ImageView()
         self.welcome = WelcomeView(self._paths, self.sources.settings)
         self.welcome_page = QScrollArea(widgetResizable=True, frameShape=QFrame.Shape.NoFrame)
@@ -157,19 +164,23 @@ class MainWindow(QMainWindow):
         self.gallery = GalleryView(self._history, strip=True)
         self.details = ImageDetails()
         self.queue_panel = QueuePanel(self._dispatcher.queue)
+        self.networks = NetworkBrowser(self._tasks, cached_autov2(self._paths.cache_dir / "hashes.json"))
         self.gallery_dock = self._dock("Gallery", self.gallery, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.details_dock = self._dock("Details", self.details, Qt.DockWidgetArea.RightDockWidgetArea)
         self.queue_dock = self._dock("Queue", self.queue_panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.networks_dock = self._dock("LoRA / Embeddings", self.networks, Qt.DockWidgetArea.RightDockWidgetArea,
+                                        "networks")
         self.tabifyDockWidget(self.details_dock, self.queue_dock)
+        self.tabifyDockWidget(self.queue_dock, self.networks_dock)
         self.details_dock.raise_()
-        toggles = [dock.toggleViewAction() for dock in (self.gallery_dock, self.details_dock, self.queue_dock)]
-        install_menu_bar(self.menuBar(), self.actions_, toggles)
+        docks = (self.gallery_dock, self.details_dock, self.queue_dock, self.networks_dock)
+        install_menu_bar(self.menuBar(), self.actions_, [dock.toggleViewAction() for dock in docks])
         self.addActions(self.actions_.all())
         self.resize(1280, 820)
 
-    def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+    def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea, name: str = "") -> QDockWidget:
         dock = QDockWidget(title, self)
-        dock.setObjectName(f"{title.lower()}-dock")  # saveState needs stable names
+        dock.setObjectName(f"{name or title.lower()}-dock")  # saveState needs stable names
         dock.setWidget(widget)
         self.addDockWidget(area, dock)
         return dock
@@ -200,6 +211,12 @@ class MainWindow(QMainWindow):
         self.pose_workspace.editor.pose_changed.connect(
             lambda document: self.pose_workspace.save_document(self._pose_file))
         self.params.changed.connect(self._sync_pose_canvas)
+        self.params.changed.connect(self._sync_network_marks)
+        self.networks.insert_requested.connect(self.params.insert_at_cursor)
+        self.extras_runner.upscale_requested.connect(worker.upscale)
+        self.extras_runner.problem.connect(self.notifications.show_warning)
+        worker.upscale_running.connect(self.extras_runner.on_worker_running)
+        self.extras.image_chosen.connect(self._show_file)
 
         self.gallery.entry_selected.connect(self.show_entry)
         self.gallery.entry_activated.connect(self.show_entry)
@@ -215,6 +232,7 @@ class MainWindow(QMainWindow):
         self.welcome.download_finished.connect(lambda path: self.request_model_list())
 
         a.open_image.triggered.connect(self.choose_image)
+        a.new_blank_canvas.triggered.connect(self.new_blank_canvas)
         a.add_model_file.triggered.connect(self.sources.choose_model_file)
         a.add_model_folder.triggered.connect(self.sources.choose_model_folder)
         a.save_image_as.triggered.connect(self.save_shown_image_as)
@@ -230,6 +248,7 @@ class MainWindow(QMainWindow):
         a.reuse_parameters.triggered.connect(self._reuse_shown)
         a.send_to_img2img.triggered.connect(lambda: self._send_shown_to("img2img"))
         a.send_to_inpaint.triggered.connect(lambda: self._send_shown_to("inpaint"))
+        a.upscale.triggered.connect(lambda: self._send_shown_to("extras"))
         a.reveal.triggered.connect(self._reveal_shown)
         a.delete_image.triggered.connect(self._delete_shown)
         a.minimize.triggered.connect(self.showMinimized)
@@ -259,6 +278,9 @@ class MainWindow(QMainWindow):
         return MODES[self.mode_tabs.currentIndex()][1] or Mode.TXT2IMG
 
     def generate(self) -> None:
+        if self.mode_tabs.currentIndex() == EXTRAS_TAB:
+            self.extras_runner.run()
+            return
         request = self.build_request()
         if request is None:
             return
@@ -268,7 +290,7 @@ class MainWindow(QMainWindow):
         self._dispatcher.submit(request)
 
     def cancel(self) -> None:
-        if self._dispatcher.busy:
+        if self._dispatcher.busy or self.extras_runner.running:
             self._worker.cancel_flag.set()
             self.statusBar().showMessage("Cancelling…")
 
@@ -302,24 +324,10 @@ class MainWindow(QMainWindow):
 
     def _on_image_done(self, done: ImageDone) -> None:
         self._show_result(done.image)
-        self.params.set_last_seed(done.seed)
+        if not self.extras_runner.active:  # an upscaled image keeps its source's seed: not a new one
+            self.params.set_last_seed(done.seed)
         if done.path is None:
-            self._keep_unsaved(done)
-
-    def _keep_unsaved(self, done: ImageDone) -> None:
-        key = id(done)
-        self._unsaved[key] = done
-        self.notifications.show_error(
-            "The image could not be saved; it is kept in memory until you save it.", done.save_error or "",
-            actions=[("Save as…", lambda: self._save_unsaved(key))])
-
-    def _save_unsaved(self, key: int) -> bool:
-        """True once saved, which closes the message that offered it."""
-        done = self._unsaved.get(key)
-        if done is not None and self._save_image_as(done.image, done.infotext, f"{done.seed}.png"):
-            del self._unsaved[key]
-            return True
-        return False
+            self.unsaved.keep(done)
 
     def _on_recorded(self, entry: HistoryEntry) -> None:
         for gallery in self._galleries():
@@ -342,18 +350,35 @@ class MainWindow(QMainWindow):
 
     def on_models_listed(self, entries: list) -> None:
         checkpoints = [e for e in entries if e.kind == "checkpoint" and e.supported]
+        self.sources.set_models(entries)
         self.params.set_models(checkpoints)
-        self.params.set_vaes(sorted(e.name for e in entries if e.kind == "vae" and e.supported))
+        self.params.set_vaes(self.sources.names("vae"))
+        self.params.set_upscalers(self.sources.names("upscaler"))
+        self.extras.set_upscalers(self.sources.names("upscaler"))
         self.controlnet.set_models(entries)
-        self.center_stack.setCurrentWidget(self._mode_page() if checkpoints else self.welcome_page)
+        self.networks.set_entries(entries)
+        self._sync_network_marks()
+        extras = self.mode_tabs.currentIndex() == EXTRAS_TAB
+        self.center_stack.setCurrentWidget(self._mode_page() if checkpoints or extras else self.welcome_page)
         self.statusBar().showMessage(f"{len(checkpoints)} checkpoint(s) found" if checkpoints else
                                      "No checkpoints yet: choose how to get one.", 5000)
 
     def open_settings(self) -> None:
         if self.sources.open_settings_dialog():
             self.welcome.set_hub_endpoint(self.sources.settings.hub_endpoint)
+            self.controlnet.refresh_weights()
+
+    def _more_models_dirs(self) -> list[Path]:
+        """A1111 installs and model folders from the settings, where annotator weights may already be."""
+        settings = self.sources.settings
+        return [Path(folder) for folder in (*settings.install_roots, *settings.model_folders)]
 
     # ----- images -------------------------------------------------------------------------------
+
+    def new_blank_canvas(self) -> None:
+        """A black canvas of the generation size on the Inpaint tab, for scribbles (a ControlNet drawing)."""
+        self.inpaint_workspace.new_blank_canvas(*self.params.size_editor.image_size())
+        self.mode_tabs.setCurrentIndex(INPAINT_TAB)
 
     def choose_image(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open an image", "", "Images (*.png *.jpg *.jpeg *.webp)")
@@ -378,6 +403,9 @@ class MainWindow(QMainWindow):
         self._shown_entry = None
         if self.current_mode is Mode.INPAINT:
             self.inpaint_workspace.open_image(path)  # opening an image while inpainting means painting on it
+        elif self.mode_tabs.currentIndex() == EXTRAS_TAB:
+            self.extras.add_images([path])  # and while in Extras, upscaling it
+            self.image_view.set_image(image)
         else:
             if self.current_mode is Mode.IMG2IMG:
                 self.img2img.set_init_image(path)
@@ -417,6 +445,11 @@ class MainWindow(QMainWindow):
             self.mode_tabs.setCurrentIndex(INPAINT_TAB)
             if self.inpaint_workspace.open_image(Path(path)):
                 self._match_size_to(Path(path))
+        elif mode == "extras":
+            self.mode_tabs.setCurrentIndex(EXTRAS_TAB)
+            self.extras.set_images([Path(path)])
+            self.statusBar().showMessage(f"{Path(path).name} is ready to upscale: choose the upscaler and press "
+                                         "Upscale.", 6000)
         elif mode == "controlnet":
             unit = self.controlnet.use_image(Path(path))
             self.notifications.show_info(f"{Path(path).name} is the control image of ControlNet unit {unit}; "
@@ -463,21 +496,7 @@ class MainWindow(QMainWindow):
         if self._shown_entry is not None:
             with Image.open(self._shown_entry.path) as image:
                 image.load()
-                self._save_image_as(image, self._shown_entry.infotext, self._shown_entry.path.name)
-
-    def _save_image_as(self, image: Any, infotext: str, suggested: str) -> bool:
-        from core.images import save_png_atomically
-
-        path, _ = QFileDialog.getSaveFileName(self, "Save image as", suggested, "PNG image (*.png)")
-        if not path:
-            return False
-        try:
-            save_png_atomically(image, Path(path), infotext, None)
-        except OSError as error:
-            self.notifications.show_error(f"Could not save {Path(path).name}: {error.strerror or error}",
-                                          "Choose another folder; the image is still in memory.")
-            return False
-        return True
+                self.unsaved.save_as(image, self._shown_entry.infotext, self._shown_entry.path.name)
 
     def _reuse_shown(self) -> None:
         if self._shown_entry is not None:
@@ -498,15 +517,20 @@ class MainWindow(QMainWindow):
     def open_history_browser(self) -> None:
         """The whole history as a grid in its own window; one window, raised when opened again."""
         if self._history_browser is None:
-            browser = GalleryView(self._history, strip=False)
-            browser.setParent(self, Qt.WindowType.Window)
-            browser.setWindowTitle("Easel — History")
-            browser.resize(900, 640)
-            browser.entry_selected.connect(self.show_entry)
-            self._connect_image_actions(browser)
-            self._history_browser = browser
+            self._history_browser = history_window(self._history, self)
+            self._history_browser.entry_selected.connect(self.show_entry)
+            self._connect_image_actions(self._history_browser)
         self._history_browser.show()
         self._history_browser.raise_()
+
+    def _sync_network_marks(self) -> None:
+        entry = self.params.model_picker.current_entry()
+        self.networks.set_checkpoint_architecture(entry.architecture if entry else None)
+
+    def _show_file(self, path: Path) -> None:
+        image = QImage(str(path))
+        if not image.isNull():
+            self.image_view.set_image(image)
 
     def _galleries(self) -> list[GalleryView]:
         return [self.gallery] + ([self._history_browser] if self._history_browser is not None else [])
@@ -531,12 +555,17 @@ class MainWindow(QMainWindow):
                                                                                 self.image_view)
 
     def _on_mode_changed(self, index: int) -> None:
-        mode = MODES[index][1]
+        mode, extras = MODES[index][1], index == EXTRAS_TAB
         self.img2img.setVisible(mode is Mode.IMG2IMG)
         self.inpaint.setVisible(mode is Mode.INPAINT)
+        for generating_only in (self.params, self.controlnet):
+            generating_only.setVisible(not extras)
+        self.extras.setVisible(extras)
+        self.params.set_hires_available(mode is Mode.TXT2IMG)
+        self.generate_button.setText("Upscale" if extras else "Generate")
         if index == POSE_TAB:
             self.controlnet.use_pose_editor()
-        if self.center_stack.currentWidget() is not self.welcome_page:
+        if extras or self.center_stack.currentWidget() is not self.welcome_page:  # Extras needs no checkpoint
             self.center_stack.setCurrentWidget(self._mode_page())
 
     def _about(self) -> None:
@@ -573,26 +602,11 @@ class MainWindow(QMainWindow):
 
     def _restore_state(self) -> None:
         state = self._ui_state
-        geometry = state.bytes_value("window/geometry")
-        if geometry is not None:
-            self.restoreGeometry(geometry)
-        layout = state.bytes_value("window/state")
-        if layout is not None:
-            self.restoreState(layout)
-        splitter = state.bytes_value("window/splitter")
-        if splitter is not None:
-            self.splitter.restoreState(splitter)
-        params = state.json_value("params")
-        if isinstance(params, dict):
-            self.params.restore(params)
-        inpaint = state.json_value("inpaint")
-        if isinstance(inpaint, dict):
-            self.inpaint.restore(inpaint)
-        control = state.json_value("controlnet")
-        if isinstance(control, dict):
-            self.controlnet.restore(control)
+        state.restore_layout(self, self.splitter)
+        state.restore_panels(self._saved_panels())
         self.inpaint_workspace.restore_document()
         self.pose_workspace.restore_document(self._pose_file)
+        self.pose_workspace.restore_detect_options(state.json_value("pose_detect"))
         self._sync_pose_canvas()
         mode = state.json_value("mode")
         if isinstance(mode, int) and 0 <= mode < len(MODES):
@@ -600,14 +614,15 @@ class MainWindow(QMainWindow):
 
     def save_state(self) -> None:
         state = self._ui_state
-        state.set_bytes("window/geometry", self.saveGeometry())
-        state.set_bytes("window/state", self.saveState())
-        state.set_bytes("window/splitter", self.splitter.saveState())
-        state.set_json("params", self.params.state())
-        state.set_json("inpaint", self.inpaint.state())
-        state.set_json("controlnet", self.controlnet.state())
+        state.save_layout(self, self.splitter)
+        state.save_panels(self._saved_panels())
         state.set_json("mode", self.mode_tabs.currentIndex())
+        state.set_json("pose_detect", self.pose_workspace.detect_options())
         state.sync()
+
+    def _saved_panels(self) -> dict[str, SavedPanel]:
+        """Panels whose settings come back on restart: ui-state key -> panel with state()/restore()."""
+        return {"params": self.params, "inpaint": self.inpaint, "controlnet": self.controlnet, "extras": self.extras}
 
     def closeEvent(self, event) -> None:  # type: ignore[no-untyped-def]
         self.save_state()
@@ -616,4 +631,5 @@ class MainWindow(QMainWindow):
         self._worker.cancel_flag.set()
         self.welcome.shutdown()
         self.pose_workspace.shutdown()
+        self.controlnet.shutdown()
         super().closeEvent(event)

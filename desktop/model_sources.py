@@ -6,10 +6,12 @@ Every change is saved to settings.json, sent to the worker as a copy, and follow
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Sequence
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QFileDialog, QWidget
 
+from core.models.scan import ModelEntry
 from core.paths import AppPaths
 from core.settings import Settings
 from desktop.background import BackgroundTasks
@@ -31,9 +33,18 @@ class ModelSources(QObject):
         self._tasks = tasks
         self._window = window
         self.devices: tuple[str, ...] = ("cpu",)  # until the worker has looked (it imports torch)
+        self.entries: list[ModelEntry] = []  # the last model list, for the Settings dialog's VAE choices
 
     def set_devices(self, devices: tuple) -> None:
         self.devices = tuple(devices)
+
+    def set_models(self, entries: Sequence[ModelEntry]) -> None:
+        self.entries = list(entries)
+
+    def names(self, kind: str) -> list[str]:
+        """The usable models of one kind, by name, sorted."""
+        return sorted({entry.name for entry in self.entries if entry.kind == kind and entry.supported},
+                      key=str.casefold)
 
     def add_folder(self, field: str, path: Path) -> None:
         """`field` is "model_folders" or "install_roots" (an A1111/ComfyUI install, used in place)."""
@@ -68,7 +79,8 @@ class ModelSources(QObject):
         """True when the person saved new settings."""
         from desktop.settings_dialog import SettingsDialog
 
-        dialog = SettingsDialog(self.settings, self._paths, devices=self.devices, parent=self._window)
+        dialog = SettingsDialog(self.settings, self._paths, devices=self.devices, parent=self._window,
+                                checkpoints=self.names("checkpoint"), vaes=self.names("vae"))
         if not dialog.exec():
             return False
         self.settings = dialog.result_settings()

@@ -1,4 +1,5 @@
-"""The generation settings side panel: model, prompts, sampler, steps, CFG, seed, size, batch, clip skip, VAE.
+"""The generation settings side panel: model, prompts, sampler, steps, CFG, seed, size, batch, clip skip, VAE,
+hires fix.
 
 It builds a GenerationRequest, takes fields back from an image's infotext (`apply_fields`) and
 remembers the last settings between runs (`state`/`restore`).
@@ -9,7 +10,7 @@ from __future__ import annotations
 from pathlib import PurePath
 from typing import Any, Callable, Mapping, Sequence
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QEvent, QObject, Signal
 from PySide6.QtWidgets import (
     QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget,
 )
@@ -18,12 +19,15 @@ from core.errors import RequestError
 from core.models.scan import ModelEntry
 from core.request import GenerationRequest
 from core.samplers import AUTOMATIC, SAMPLER_NAMES, SCHEDULE_TYPES, parse_sampler_name
+from desktop.hires_group import HiresGroup
 from desktop.model_picker import ModelPicker
 from desktop.prompt_editor import PromptEditor
+from desktop.prompt_insert import insert_at_cursor
 from desktop.seed_editor import SeedEditor
 from desktop.size_editor import DEFAULT_SIDES, SizeEditor, default_size_note
 
-AUTOMATIC_VAE = "Automatic"
+AUTOMATIC_VAE = "Automatic"  # the request names none: the settings decide (global or per model)
+CHECKPOINT_VAE = "None"  # the checkpoint's own VAE, whatever the settings say (A1111's "None")
 STATE_VERSION = 1
 # Request fields that belong to other parts of the window (canvas, img2img), not to this panel.
 _NOT_PANEL_FIELDS = frozenset({"mode", "init_image", "denoising_strength", "model_config"})
@@ -48,6 +52,7 @@ class ParamsPanel(QWidget):
         self._wanted_model: str | None = None  # from restore(), until set_models lists it
         self._wanted_vae: str | None = None
         self._build_widgets()
+        self._last_prompt_editor = self.prompt_edit  # where a clicked LoRA or embedding goes
         self._build_layout()
         self._connect()
 
@@ -73,8 +78,9 @@ class ParamsPanel(QWidget):
         self.batch_count_spin = QSpinBox(minimum=1, maximum=100, value=1, toolTip="Batches generated one after another")
         self.clip_skip_spin = QSpinBox(minimum=1, maximum=12, value=1,
                                        toolTip="Clip skip: 2 for many anime models (SD 1.x only, as in A1111)")
-        self.vae_box = QComboBox(toolTip="Automatic: the VAE inside the checkpoint")
-        self.vae_box.addItem(AUTOMATIC_VAE)
+        self.vae_box = QComboBox(toolTip="Automatic: as set in Settings → Models (a VAE named like the checkpoint, "
+                                         "else the checkpoint's own); None: the checkpoint's own")
+        self.vae_box.addItems([AUTOMATIC_VAE, CHECKPOINT_VAE])
         # VAE file names are long; the popup shows them whole, the closed box elides.
         self.vae_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.vae_box.setMinimumContentsLength(10)
@@ -83,6 +89,7 @@ class ParamsPanel(QWidget):
                              ("Batch size", self.batch_size_spin), ("Batch count", self.batch_count_spin),
                              ("Clip skip", self.clip_skip_spin), ("VAE", self.vae_box)):
             widget.setAccessibleName(name)
+        self.hires_group = HiresGroup()
 
     def _build_layout(self) -> None:
         form = QFormLayout()
@@ -99,6 +106,7 @@ class ParamsPanel(QWidget):
         column.addWidget(self.prompt_edit, 3)
         column.addWidget(self.negative_edit, 2)
         column.addLayout(form)
+        column.addWidget(self.hires_group)
         for editor in (self.prompt_edit, self.negative_edit):
             editor.setMinimumHeight(64)
         self._set_tab_order()
@@ -119,10 +127,18 @@ class ParamsPanel(QWidget):
                        self.steps_spin.valueChanged, self.cfg_spin.valueChanged, self.seed_editor.changed,
                        self.size_editor.changed, self.batch_size_spin.valueChanged,
                        self.batch_count_spin.valueChanged, self.clip_skip_spin.valueChanged,
-                       self.vae_box.currentIndexChanged):
+                       self.vae_box.currentIndexChanged, self.hires_group.changed):
             signal.connect(self._emit_changed)
         for editor in (self.prompt_edit, self.negative_edit):
             editor.submitted.connect(self.generate_requested)
+            editor.installEventFilter(self)
+        self.size_editor.changed.connect(lambda: self.hires_group.set_base_size(*self.size_editor.image_size()))
+        self.hires_group.set_base_size(*self.size_editor.image_size())
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+        if event.type() == QEvent.Type.FocusIn and watched in (self.prompt_edit, self.negative_edit):
+            self._last_prompt_editor = watched  # type: ignore[assignment]
+        return super().eventFilter(watched, event)
 
     # ---------------------------------------------------------------- inputs from the window
 
@@ -141,11 +157,24 @@ class ParamsPanel(QWidget):
         with self._batch():
             current = self._wanted_vae or self.vae_box.currentText()
             self.vae_box.clear()
-            self.vae_box.addItems([AUTOMATIC_VAE, *names])
+            self.vae_box.addItems([AUTOMATIC_VAE, CHECKPOINT_VAE, *names])
             index = self._vae_index(current)
             self.vae_box.setCurrentIndex(max(0, index))
             if index > 0:
                 self._wanted_vae = None
+
+    def set_upscalers(self, names: Sequence[str]) -> None:
+        """Upscaler models for the hires fix, after A1111's latent and plain-resize choices."""
+        self.hires_group.set_upscalers(names)
+
+    def set_hires_available(self, available: bool) -> None:
+        """Hires fix is a txt2img feature: the window hides it in the other modes."""
+        self.hires_group.setVisible(available)
+
+    def insert_at_cursor(self, tag: str) -> None:
+        """Into the prompt (or the negative prompt, when it was the last one typed in), at its cursor."""
+        insert_at_cursor(self._last_prompt_editor, tag)
+        self._last_prompt_editor.setFocus()
 
     def set_last_seed(self, seed: int) -> None:
         self.seed_editor.set_last_seed(seed)
@@ -175,6 +204,7 @@ class ParamsPanel(QWidget):
             batch_count=self.batch_count_spin.value(),
             clip_skip=self.clip_skip_spin.value(),
             vae=None if vae == AUTOMATIC_VAE else vae,
+            hires=self.hires_group.hires(),
         )
 
     def apply_fields(self, fields: Mapping[str, Any]) -> list[str]:
@@ -184,6 +214,8 @@ class ParamsPanel(QWidget):
         when given. Returns the fields that could not be applied (a model that is not installed, a
         sampler Easel lacks, a value out of range). Keys that are not request fields are ignored, and
         so are mode, init_image, denoising_strength and model_config, which belong to the window.
+        `hires` (a HiresFix or its JSON dict; None: off) fills the hires fix group; a whole image's
+        settings without it switch hires fix off, as pasting into A1111 does.
         """
         failed: list[str] = []
         with self._batch():
@@ -200,6 +232,10 @@ class ParamsPanel(QWidget):
             self._apply_seed(fields, failed)
             self._apply_size(fields, failed)
             self._apply_vae(fields, failed)
+            if "hires" in fields:
+                failed.extend(self.hires_group.apply(fields["hires"]))
+            elif {"prompt", "steps"} <= fields.keys():
+                self.hires_group.setChecked(False)  # a whole image's settings without one: as A1111's paste
         return failed
 
     def _apply_model(self, model: str, model_hash: Any, failed: list[str]) -> None:
@@ -267,8 +303,9 @@ class ParamsPanel(QWidget):
         request = self.to_request().to_json_dict()
         for name in _NOT_PANEL_FIELDS:
             request.pop(name, None)
+        request.pop("hires", None)  # kept whole below, also while unchecked
         return {"version": STATE_VERSION, "request": request, "model_name": entry.name if entry else None,
-                "last_seed": self.seed_editor.last_seed()}
+                "last_seed": self.seed_editor.last_seed(), "hires": self.hires_group.state()}
 
     def restore(self, state: Mapping[str, Any]) -> None:
         """Settings saved by `state`. A model or VAE not listed (yet) is chosen once set_models/set_vaes
@@ -276,9 +313,11 @@ class ParamsPanel(QWidget):
         if not isinstance(state, Mapping):
             return
         request = dict(state.get("request") or {})
+        request.pop("hires", None)
         model, name = request.pop("model", None), state.get("model_name")
         with self._batch():
             failed = self.apply_fields(request)
+            self.hires_group.restore(state.get("hires"))
             if model or name:
                 self._restore_model(str(model or ""), str(name) if name else None)
             if "vae" in failed:

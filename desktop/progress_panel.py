@@ -1,4 +1,5 @@
-"""Progress of the running generation: state, step/total, speed, time left, which image, and Cancel."""
+"""Progress of the running generation (or upscale): state, step/total (tile/tiles), speed, time left, which image,
+and Cancel."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QGridLayout, QLabel, QProgressBar, QPushButton, QWidget
 
 from core.events import (
-    Cancelled, EngineEvent, Failed, Finished, ModelLoading, ModelReady, Progress, Started,
+    Cancelled, EngineEvent, Failed, Finished, ModelLoading, ModelReady, Progress, Started, UpscaleProgress,
 )
 from core.request import GenerationRequest
 
@@ -88,6 +89,12 @@ class ProgressPanel(QWidget):
         self._set_state(PREPARING, "Preparing…")
         self._clear_numbers()
 
+    def begin_upscale(self) -> None:
+        """The window sent an Extras upscale; tile progress will follow."""
+        self.state = IDLE
+        self._set_state(PREPARING, "Upscaling…")
+        self._clear_numbers()
+
     def handle(self, event: EngineEvent) -> None:
         if isinstance(event, ModelLoading):
             self._set_state(LOADING, f"Loading model {event.name}…")
@@ -100,6 +107,8 @@ class ProgressPanel(QWidget):
             self._set_state(GENERATING, "Generating…")
         elif isinstance(event, Progress):
             self._show_progress(event)
+        elif isinstance(event, UpscaleProgress):
+            self._show_upscale(event)
         else:
             self._finish(event)
 
@@ -112,6 +121,16 @@ class ProgressPanel(QWidget):
         left = seconds_left_in_request(event)
         self.eta_label.setText(f"{format_duration(left)} left" if event.iterations_per_second > 0 else "")
         self.batch_label.setText(images_label(event.batch_index, event.batch_total, self._batch_size))
+
+    def _show_upscale(self, event: UpscaleProgress) -> None:
+        self._set_state(GENERATING, "Upscaling…" if event.tile < event.tiles else "Saving…")
+        self.bar.setRange(0, event.tiles)
+        self.bar.setValue(event.tile)
+        self.steps_label.setText(f"tile {event.tile}/{event.tiles}")
+        self.speed_label.clear()
+        self.eta_label.clear()
+        count = event.image_count
+        self.batch_label.setText(f"image {event.image_index + 1} of {count}" if count > 1 else "")
 
     def _finish(self, event: EngineEvent) -> None:
         if isinstance(event, Finished):

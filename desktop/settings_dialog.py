@@ -1,4 +1,4 @@
-"""The Settings dialog: model folders, where images go and how they are named, device, previews, network."""
+"""The Settings dialog: model folders and VAEs, where images go and how they are named, device, previews, network."""
 
 from __future__ import annotations
 
@@ -15,7 +15,10 @@ from PySide6.QtWidgets import (
 
 from core.file_names import NameFields, pattern_problem, render_stem
 from core.paths import AppPaths
-from core.settings import ATTENTION_SLICING, DEFAULT_FILE_NAME_PATTERN, MAX_PREVIEW_EVERY, PRECISIONS, Settings
+from core.settings import (
+    ATTENTION_SLICING, DEFAULT_FILE_NAME_PATTERN, MAX_PREVIEW_EVERY, PRECISIONS, VAE_AUTOMATIC, VAE_TILING, Settings,
+)
+from desktop.vae_settings import VAE_TILING_LABELS, ModelVaeTable, VaeChoiceBox
 
 FolderChooser = Callable[[QWidget, str], str]  # (parent, caption) -> folder, "" when cancelled
 
@@ -95,11 +98,13 @@ class FolderList(QWidget):
 class SettingsDialog(QDialog):
     """Edits a copy of the settings; OK validates, saves to the settings file and closes; Cancel changes nothing.
 
-    `devices` comes from the caller (core.device imports torch, which the window must not wait for).
+    `devices` comes from the caller (core.device imports torch, which the window must not wait for), and so
+    do the `checkpoints` and `vaes` found (names), for the VAE choices.
     """
 
     def __init__(self, settings: Settings, paths: AppPaths, devices: Sequence[str] = ("cpu",),
-                 choose_folder: FolderChooser = choose_folder_with_dialog, parent: QWidget | None = None) -> None:
+                 choose_folder: FolderChooser = choose_folder_with_dialog, parent: QWidget | None = None,
+                 checkpoints: Sequence[str] = (), vaes: Sequence[str] = ()) -> None:
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self._original = settings
@@ -107,7 +112,7 @@ class SettingsDialog(QDialog):
         self._paths = paths
         self._choose_folder = choose_folder
         tabs = QTabWidget()
-        tabs.addTab(self._models_tab(settings), "Models")
+        tabs.addTab(self._models_tab(settings, checkpoints, vaes), "Models")
         tabs.addTab(self._images_tab(settings), "Images")
         tabs.addTab(self._performance_tab(settings, devices), "Performance")
         tabs.addTab(self._network_tab(settings), "Network")
@@ -121,7 +126,7 @@ class SettingsDialog(QDialog):
         layout.addWidget(self.buttons)
         self.tabs = tabs
 
-    def _models_tab(self, settings: Settings) -> QWidget:
+    def _models_tab(self, settings: Settings, checkpoints: Sequence[str], vaes: Sequence[str]) -> QWidget:
         self.model_folders = FolderList(settings.model_folders, "Add a model folder", self._choose_folder)
         self.install_roots = FolderList(settings.install_roots, "Add an A1111 or ComfyUI folder", self._choose_folder)
         form = QFormLayout()
@@ -130,6 +135,11 @@ class SettingsDialog(QDialog):
                            wordWrap=True))
         form.addRow("A1111 / ComfyUI:", self.install_roots)
         form.addRow(QLabel("Their models are used where they are, never copied.", wordWrap=True))
+        self.vae_box = VaeChoiceBox(vaes, settings.vae)
+        self.model_vaes = ModelVaeTable(checkpoints, vaes, settings.model_vaes)
+        form.addRow("VAE:", self.vae_box)
+        form.addRow("VAE per model:", self.model_vaes)
+        form.addRow(QLabel("A VAE chosen in the parameters panel wins over both.", wordWrap=True))
         return _page(form)
 
     def _images_tab(self, settings: Settings) -> QWidget:
@@ -161,12 +171,14 @@ class SettingsDialog(QDialog):
         self.device_box.setCurrentIndex(max(0, self.device_box.findData(settings.device)))
         self.precision_box = _choice_box(PRECISIONS, PRECISION_LABELS, settings.precision)
         self.slicing_box = _choice_box(ATTENTION_SLICING, SLICING_LABELS, settings.attention_slicing)
+        self.vae_tiling_box = _choice_box(VAE_TILING, VAE_TILING_LABELS, settings.vae_tiling)
         self.preview_spin = QSpinBox(minimum=0, maximum=MAX_PREVIEW_EVERY, value=settings.preview_every,
                                      prefix="every ", suffix=" steps", specialValueText="never")
         form = QFormLayout()
         form.addRow("Device:", self.device_box)
         form.addRow("Precision:", self.precision_box)
         form.addRow("Attention slicing:", self.slicing_box)
+        form.addRow("VAE tiling:", self.vae_tiling_box)
         form.addRow("Live preview:", self.preview_spin)
         return _page(form)
 
@@ -201,6 +213,9 @@ class SettingsDialog(QDialog):
             device=self.device_box.currentData(),
             precision=self.precision_box.currentData(),
             attention_slicing=self.slicing_box.currentData(),
+            vae=self.vae_box.choice() or VAE_AUTOMATIC,
+            model_vaes=self.model_vaes.choices(),
+            vae_tiling=self.vae_tiling_box.currentData(),
             preview_every=self.preview_spin.value(),
             hub_endpoint=self.endpoint_edit.text().strip().rstrip("/"),
             offline=self.offline_check.isChecked(),

@@ -1,14 +1,18 @@
-"""The inference worker: a QThread that owns the Engine and re-emits its events as one signal."""
+"""The inference worker: a QThread that owns the Engine and re-emits its events as one signal.
+
+It also runs the Extras mode's upscales (core.upscale_job), whose events travel the same way.
+"""
 
 from __future__ import annotations
 
 import copy
+import traceback
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from core.events import CancelFlag, EngineEvent, ImageDone, Started
+from core.events import CancelFlag, EngineEvent, Failed, ImageDone, Started
 from core.paths import AppPaths
 from core.request import GenerationRequest
 from core.settings import Settings
@@ -25,6 +29,7 @@ class InferenceWorker(QObject):
     recorded = Signal(object)  # a HistoryEntry, once an image is in the history database
     history_failed = Signal(str)
     history_changed = Signal()  # rows were added outside a generation (images recovered at start)
+    upscale_running = Signal(bool)  # an Extras upscale started or ended (generations use busy_changed)
 
     def __init__(self, paths: AppPaths, settings: Settings) -> None:
         super().__init__()
@@ -45,6 +50,32 @@ class InferenceWorker(QObject):
         finally:
             self._request = None
             self.busy_changed.emit(False)
+
+    @Slot(object)
+    def upscale(self, request: Any) -> None:
+        """An UpscaleRequest from the Extras mode; every upscaled image is recorded in the history."""
+        from core.model_resolution import ModelResolver
+        from core.upscale_job import extras_folder, run_upscale
+
+        self.cancel_flag.clear()
+        self.upscale_running.emit(True)
+        try:
+            entries = ModelResolver.from_settings(self._paths, self._settings).entries()
+            run_upscale(request, entries, extras_folder(self._outputs_dir()), self._emit, self.cancel_flag,
+                        device=self._upscale_device())
+        except Exception as error:  # noqa: BLE001 - out of memory and the like: say so, stay usable
+            self._emit(Failed(f"Upscaling failed: {error}", "See the details; the app is still usable.",
+                              traceback.format_exc()))
+        finally:
+            self.upscale_running.emit(False)
+
+    def _upscale_device(self) -> str:
+        from core.device import plan_device
+
+        try:
+            return str(plan_device(self._settings.device, self._settings.precision).device)
+        except Exception:  # noqa: BLE001 - a device from the settings that is gone: the CPU still works
+            return "cpu"
 
     @Slot()
     def list_models(self) -> None:
@@ -100,10 +131,14 @@ class InferenceWorker(QObject):
             self._record(event)
 
     def _record(self, done: ImageDone) -> None:
-        from core.infotext import parse_infotext
+        from core.infotext import parse_infotext, request_fields_from_infotext
 
-        params = parse_infotext(done.infotext).params
-        request = self._request.replace(seed=done.seed).to_json_dict() if self._request else {}
+        parsed = parse_infotext(done.infotext)
+        params = parsed.params
+        if self._request is not None:
+            request = self._request.replace(seed=done.seed).to_json_dict()
+        else:  # an upscaled image: the settings that made its source, as its infotext keeps them
+            request = request_fields_from_infotext(parsed) if params else {}
         try:
             entry = self._history_instance().record(
                 done.path, done.image, done.infotext, request,

@@ -93,6 +93,7 @@ def _render(out: Path, scratch: Path) -> int:
     from core.synthetic.controlnet import write_tiny_controlnet
 
     write_tiny_controlnet(paths.models_dir / "controlnet", "sd1", seed=7, name="control_v11p_openpose-tiny")
+    _install_networks_and_upscaler(paths.models_dir)
 
     session = start_session(paths)
     window = session.window
@@ -133,12 +134,15 @@ def _render(out: Path, scratch: Path) -> int:
 
     from desktop.settings_dialog import SettingsDialog
 
-    dialog = SettingsDialog(Settings.load(paths.settings_file), paths, devices=("cpu",), parent=window)
+    dialog = SettingsDialog(Settings.load(paths.settings_file), paths, devices=("cpu",), parent=window,
+                            checkpoints=window.sources.names("checkpoint"), vaes=window.sources.names("vae"))
     dialog.show()
     app.processEvents()
     _grab(dialog, out / "settings.png")
     dialog.close()
 
+    _networks_screenshot(app, window, out)
+    _extras_screenshot(app, window, scratch, out)
     _inpaint_screenshot(app, window, scratch, out)
     _pose_screenshot(app, window, out)
 
@@ -170,6 +174,57 @@ def _sample_picture(path: Path) -> Path:
     draw.rectangle((120, 250, 180, 310), fill=(120, 80, 60))
     picture.save(path)
     return path
+
+
+def _preview_picture(path: Path, hue: int) -> None:
+    """A civitai-style preview card beside a LoRA (A1111's `name.preview.png`)."""
+    from PIL import Image, ImageDraw
+
+    picture = Image.new("HSV", (192, 256), (hue, 120, 90)).convert("RGB")
+    draw = ImageDraw.Draw(picture)
+    draw.ellipse((46, 40, 146, 140), fill=(240, 220, 200))
+    draw.rectangle((36, 150, 156, 256), fill=((hue * 7) % 255, 90, 140))
+    picture.save(path)
+
+
+def _install_networks_and_upscaler(models: Path) -> None:
+    from core.synthetic.embedding import write_tiny_embedding
+    from core.synthetic.lora import write_tiny_lora
+    from core.synthetic.upscaler import write_tiny_upscaler
+
+    for index, name in enumerate(("add_detail", "film_grain_v2", "ghibli_style", "watercolor_wash")):
+        write_tiny_lora(models / "loras" / f"{name}.safetensors", "sd1", seed=index)
+        if index != 1:
+            _preview_picture(models / "loras" / f"{name}.preview.png", 40 + 60 * index)
+    write_tiny_lora(models / "loras" / "xl_more_art.safetensors", "sdxl", seed=9)
+    write_tiny_embedding(models / "embeddings" / "easynegative.safetensors", "sd1")
+    write_tiny_embedding(models / "embeddings" / "badhandv4.safetensors", "sd1", seed=1)
+    write_tiny_upscaler(models / "upscalers", "esrgan", seed=1, name="4x-UltraSharp-tiny")
+
+
+def _networks_screenshot(app, window, out: Path) -> None:  # type: ignore[no-untyped-def]
+    """The LoRA browser beside the parameters, a tag just clicked into the prompt, hires fix open."""
+    window.networks_dock.raise_()
+    _wait(app, window.networks.hashing_done)
+    window.params.prompt_edit.setPlainText("a lighthouse at dusk, (dramatic sky:1.2)")
+    window.params.prompt_edit.moveCursor(window.params.prompt_edit.textCursor().MoveOperation.End)
+    window.networks.weight_spin.setValue(0.7)
+    window.networks.list.clicked.emit(window.networks.index_of("ghibli_style"))
+    window.params.hires_group.setChecked(True)
+    window.params.hires_group.upscaler_box.setCurrentText("4x-UltraSharp-tiny")
+    _grab(window, out / "lora-browser.png")
+    window.params.hires_group.setChecked(False)
+    window.details_dock.raise_()
+
+
+def _extras_screenshot(app, window, scratch: Path, out: Path) -> None:  # type: ignore[no-untyped-def]
+    """Extras after "Upscale" on a picture: the tiny 4x model, tiled, the result in the gallery."""
+    window.send_to("extras", _sample_picture(scratch / "to-upscale.png"))
+    window.extras.tile_spin.setValue(128)
+    window.generate()
+    _wait(app, lambda: not window.extras_runner.running)
+    _grab(window, out / "extras.png")
+    window.mode_tabs.setCurrentIndex(0)
 
 
 def _pose_screenshot(app, window, out: Path) -> None:  # type: ignore[no-untyped-def]

@@ -98,3 +98,20 @@ def tiny_controlnets(tmp_path_factory: pytest.TempPathFactory):
 
     folder = tmp_path_factory.mktemp("tiny-controlnets")
     return {family: write_tiny_controlnet(folder, family, seed=7) for family in ("sd1", "sdxl")}
+
+
+@pytest.fixture(scope="session")
+def tiny_upscalers(tmp_path_factory: pytest.TempPathFactory):
+    """Tiny random upscalers built through spandrel's architecture classes, in one folder (key "folder"):
+    "esrgan" (4x, .safetensors), "esrgan-pth" (the same weights as a plain-tensor-dict .pth),
+    "compact" (2x Real-ESRGAN Compact, .safetensors), "swinir" (2x, .safetensors)."""
+    from core.synthetic.upscaler import write_tiny_upscaler
+
+    folder = tmp_path_factory.mktemp("tiny-upscalers")
+    return {
+        "folder": folder,
+        "esrgan": write_tiny_upscaler(folder, "esrgan", seed=1),
+        "esrgan-pth": write_tiny_upscaler(folder, "esrgan", seed=1, file_format="pth", name="tiny-esrgan-4x-pickle"),
+        "compact": write_tiny_upscaler(folder, "compact", seed=2),
+        "swinir": write_tiny_upscaler(folder, "swinir", seed=3),
+    }

@@ -75,3 +75,59 @@ def test_a_drawing_on_the_canvas_is_a_scribble_control_image(panel, tmp_path):
     editor.preprocessor_box.setCurrentText("invert")
     [unit] = panel.units(lambda: None, lambda: tmp_path / "strokes.png")
     assert (unit.image, unit.preprocessor) == (tmp_path / "strokes.png", "invert")
+
+
+# ---------------------------------------------------------------- preprocessor weights
+
+
+def _panel_with_weights(qtbot, tmp_path, **places):  # type: ignore[no-untyped-def]
+    from desktop.control_units_panel import AnnotatorPlaces
+
+    widget = ControlUnitsPanel(annotators=AnnotatorPlaces(tmp_path / "models", **places))
+    qtbot.addWidget(widget)
+    widget.setChecked(True)
+    return widget, widget.editors[0]
+
+
+def test_a_preprocessor_without_its_weights_says_so_and_a_chosen_file_is_taken(qtbot, tmp_path):
+    mine = tmp_path / "downloads" / "my-hed.pth"
+    mine.parent.mkdir()
+    mine.write_bytes(b"weights")
+    panel, editor = _panel_with_weights(qtbot, tmp_path, choose_weights=lambda parent, file: str(mine))
+    editor.preprocessor_box.setCurrentText("canny")
+    assert editor.weights_row.isHidden()
+    editor.preprocessor_box.setCurrentText("softedge")
+    assert not editor.weights_row.isHidden()
+    assert "ControlNetHED.pth" in editor.weights_row.label.text()
+    assert str(tmp_path / "models" / "annotators") in editor.weights_row.label.text()
+
+    editor.weights_row.choose_button.click()
+    assert (tmp_path / "models" / "annotators" / "ControlNetHED.pth").read_bytes() == b"weights"
+    assert editor.weights_row.isHidden()
+
+
+def test_weights_an_a1111_install_has_count_as_present(qtbot, tmp_path):
+    a1111_models = tmp_path / "webui" / "models"
+    kept = tmp_path / "webui" / "extensions/sd-webui-controlnet/annotator/downloads/lineart/sk_model.pth"
+    kept.parent.mkdir(parents=True)
+    kept.write_bytes(b"x")
+    a1111_models.mkdir()
+    panel, editor = _panel_with_weights(qtbot, tmp_path, more_models_dirs=lambda: [a1111_models])
+    editor.preprocessor_box.setCurrentText("lineart")
+    assert editor.weights_row.isHidden()
+    editor.preprocessor_box.setCurrentText("lineart_coarse")
+    assert "sk_model2.pth" in editor.weights_row.label.text()
+
+
+def test_download_fetches_the_missing_file_from_the_hub_endpoint(qtbot, tmp_path):
+    from tests.fake_hub import FakeHub
+
+    with FakeHub() as hub:
+        hub.add_file("lllyasviel/Annotators", "sk_model.pth", b"line art weights" * 1000)
+        panel, editor = _panel_with_weights(qtbot, tmp_path, endpoint=lambda: hub.endpoint)
+        editor.preprocessor_box.setCurrentText("lineart")
+        assert not editor.weights_row.isHidden()
+        editor.weights_row.download_button.click()
+        qtbot.waitUntil(lambda: editor.weights_row.isHidden(), timeout=20_000)
+    assert (tmp_path / "models" / "annotators" / "sk_model.pth").read_bytes() == b"line art weights" * 1000
+    panel.shutdown()

@@ -319,7 +319,7 @@ def test_a_pose_file_is_drawn_and_steers_the_image(shared_engine, tiny_models, t
 @pytest.mark.parametrize("unit_changes, request_changes, message", [
     ({}, {}, "ControlNet unit 0 has no control image"),
     ({"preprocessor": "inpaint", "image": "square"}, {}, "inpaint preprocessor, which needs a mask"),
-    ({"preprocessor": "depth", "image": "square"}, {}, "dpt_hybrid-midas-501f0c75.pt"),
+    ({"preprocessor": "depth", "image": "square"}, {}, "Depth Anything V2 Small needs its weights"),
     ({"image": "square", "guidance_start": 0.8, "guidance_end": 0.2}, {}, "are not in order"),
     ({"image": "square", "control_mode": "Strong"}, {}, "unknown control mode"),
 ])

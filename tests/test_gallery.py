@@ -233,7 +233,7 @@ def test_the_context_menu_offers_the_details_actions(qtbot, small_history, tmp_p
     qtbot.addWidget(gallery)
     menu = gallery.context_menu(entry)
     actions = {action.text(): action for action in menu.actions()}
-    assert list(actions)[:2] == ["Reuse parameters", "Send to"]
+    assert list(actions)[:3] == ["Reuse parameters", "Upscale…", "Send to"]
 
     with qtbot.waitSignal(gallery.reuse_requested) as reused:
         actions["Reuse parameters"].trigger()
@@ -242,7 +242,10 @@ def test_the_context_menu_offers_the_details_actions(qtbot, small_history, tmp_p
     gallery.send_to_requested.connect(lambda mode, path: sent.append((mode, path)))
     for action in actions["Send to"].menu().actions():
         action.trigger()
-    assert sent == [("img2img", entry.path), ("inpaint", entry.path), ("controlnet", entry.path)]
+    assert sent == [("img2img", entry.path), ("inpaint", entry.path), ("controlnet", entry.path),
+                    ("extras", entry.path)]
+    actions["Upscale…"].trigger()
+    assert sent[-1] == ("extras", entry.path)
     actions["Copy infotext"].trigger()
     assert QGuiApplication.clipboard().text() == entry.infotext
     next(action for text, action in actions.items() if text.startswith(("Reveal", "Show"))).trigger()

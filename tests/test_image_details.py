@@ -114,11 +114,14 @@ def test_send_to_emits_the_mode_and_the_file(qtbot, details, tmp_path):
     details.show_entry(entry)
     sent = []
     details.send_to_requested.connect(lambda mode, path: sent.append((mode, path)))
-    for mode in ("img2img", "inpaint", "controlnet"):
+    for mode in ("img2img", "inpaint", "controlnet", "extras"):
         details.send_to_actions[mode].trigger()
-    assert sent == [("img2img", entry.path), ("inpaint", entry.path), ("controlnet", entry.path)]
-    assert [action.text() for action in details.send_to_button.menu().actions()] == ["Img2img", "Inpaint",
-                                                                                      "ControlNet"]
+    assert sent == [("img2img", entry.path), ("inpaint", entry.path), ("controlnet", entry.path),
+                    ("extras", entry.path)]
+    assert [action.text() for action in details.send_to_button.menu().actions()] == [
+        "Img2img", "Inpaint", "ControlNet", "Extras (upscale)"]
+    details.upscale_button.click()
+    assert sent[-1] == ("extras", entry.path)
 
 
 def test_delete_emits_the_entry_id_and_reveal_shows_the_file(qtbot, details, tmp_path):
@@ -154,12 +157,14 @@ def test_an_opened_a1111_png_names_the_tool_and_can_be_reused(qtbot, details, tm
     details.show_metadata(path, read_generation_metadata(path))
     summary = details.summary.text()
     assert summary.startswith("Made with A1111") and "these settings can be reused:" in summary
-    assert "steps" in summary and "Hires upscale" in summary.split("these cannot:")[1]
+    reusable, not_reusable = summary.split("these cannot:")
+    assert "steps" in reusable and "hires fix" in reusable and "Hires upscale" not in not_reusable
     assert "Steps: 28" in details.parameters.text.text()
     assert not details.delete_button.isVisible()  # not Easel's own image: nothing to delete from history
     with qtbot.waitSignal(details.reuse_requested) as reused:
         details.reuse_button.click()
     assert reused.args[0]["steps"] == 28 and reused.args[0]["clip_skip"] == 2
+    assert reused.args[0]["hires"]["scale"] == 2.0
     details.copy_button.click()
     assert QGuiApplication.clipboard().text() == A1111_TEXT
     sent = []

@@ -282,3 +282,48 @@ def test_format_quotes_values_json_style_like_a1111() -> None:
         'Lora hashes: "a: 0123456789ab, b: ba9876543210", Note: "say \\"hi\\"", Plain: no marks'
     )
     assert infotext.parse(infotext.format(info)) == info
+
+
+# --- Hires fix: written as A1111 writes it, read back from new and old images ------------------------
+
+def test_every_hires_field_round_trips_through_infotext() -> None:
+    from core.hires import HiresFix
+    from core.metadata.a1111 import from_infotext
+
+    hires = HiresFix(scale=1.5, steps=12, denoise=0.45, upscaler="4x-UltraSharp", sampler="DPM++ 2M",
+                     prompt="a cabin, detailed: wood\ngrain", negative_prompt="blurry, lowres")
+    request = GenerationRequest(model="m", prompt="a cabin", negative_prompt="ugly", sampler="Euler a", hires=hires)
+    text = infotext_for_request(request, seed=5, model_name="m", model_hash=None)
+    assert ('Denoising strength: 0.45, Hires sampler: DPM++ 2M, Hires prompt: "a cabin, detailed: wood\\ngrain", '
+            'Hires negative prompt: "blurry, lowres", Hires upscale: 1.5, Hires steps: 12, '
+            'Hires upscaler: 4x-UltraSharp') in text
+    fields = request_fields_from_infotext(parse_infotext(text))
+    assert GenerationRequest(**fields).hires == hires
+    assert not [key for key in from_infotext(text).unmapped if key.startswith("Hires")]
+    resized = request.replace(hires=HiresFix(resize_width=1024, resize_height=1536, upscaler="Latent (bicubic)"))
+    text = infotext_for_request(resized, seed=5, model_name="m", model_hash=None)
+    assert "Hires resize: 1024x1536, Hires upscaler: Latent (bicubic)" in text and "Hires upscale:" not in text
+    assert GenerationRequest(**request_fields_from_infotext(parse_infotext(text))).hires == resized.hires
+    plain = infotext_for_request(request.replace(hires=None), seed=5, model_name="m", model_hash=None)
+    assert "Hires" not in plain and "Denoising strength" not in plain
+
+
+@pytest.mark.parametrize("params, expected", [
+    # A1111 1.0-1.5 wrote the resize as two keys, 0 for "use the scale"
+    ("Hires upscale: 2, Hires resize-1: 0, Hires resize-2: 0, Hires steps: 10, Hires upscaler: Latent, "
+     "Denoising strength: 0.7", dict(scale=2.0, steps=10, denoise=0.7, upscaler="Latent")),
+    ("Denoising strength: 0.55, Hires resize-1: 1024, Hires resize-2: 1536, Hires upscaler: R-ESRGAN 4x+",
+     dict(resize_width=1024, resize_height=1536, denoise=0.55, upscaler="R-ESRGAN 4x+")),
+    ("Denoising strength: 0.3, Hires upscale: 1.75, Hires upscaler: Latent (nearest-exact), "
+     "Hires sampler: DPM++ 2M Karras", dict(scale=1.75, denoise=0.3, upscaler="Latent (nearest-exact)",
+                                            sampler="DPM++ 2M Karras")),
+])
+def test_old_and_new_a1111_hires_fields_are_read(params: str, expected: dict) -> None:
+    from core.hires import HiresFix
+
+    text = f"a cat\nSteps: 20, Sampler: Euler a, CFG scale: 7, Seed: 1, Size: 512x512, {params}"
+    fields = request_fields_from_infotext(parse_infotext(text))
+    assert GenerationRequest(model="m", **{k: v for k, v in fields.items() if k != "model"}).hires == \
+        HiresFix(**expected)
+    assert request_fields_from_infotext(parse_infotext(A1111_HIRES_LORA))["hires"] == HiresFix(
+        scale=2.0, steps=15, denoise=0.45, upscaler="R-ESRGAN 4x+ Anime6B").to_json_dict()

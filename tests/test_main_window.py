@@ -16,7 +16,7 @@ pytest.importorskip("PySide6")
 
 from PIL import Image, ImageFilter  # noqa: E402
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QTimer, QUrl  # noqa: E402
-from PySide6.QtGui import QDragEnterEvent, QDropEvent  # noqa: E402
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QTextCursor  # noqa: E402
 from PySide6.QtWidgets import QApplication, QPushButton  # noqa: E402
 
 from core.events import Cancelled, Finished, Progress  # noqa: E402
@@ -26,6 +26,7 @@ from core.job_queue import JobQueue  # noqa: E402
 from core.paths import AppPaths  # noqa: E402
 from core.settings import Settings  # noqa: E402
 from desktop.app import start_session  # noqa: E402
+from desktop.network_browser import HASH_ROLE, MISMATCH_ROLE  # noqa: E402
 
 LONG = 120_000
 
@@ -231,14 +232,13 @@ def test_unwritable_output_folder_keeps_the_image_and_offers_save_as(qtbot, path
         qtbot.waitUntil(lambda: window.params.model_picker.count() == 1, timeout=LONG)
         _set_small(window)
         window.generate()
-        qtbot.waitUntil(lambda: bool(window._unsaved) and _idle(window), timeout=LONG)
+        qtbot.waitUntil(lambda: bool(window.unsaved.images) and _idle(window), timeout=LONG)
         assert any("could not be saved" in m.message_label.text() for m in window.notifications.messages())
         saved = tmp_path / "rescued.png"
-        window._save_image_as = lambda image, infotext, name: bool(
-            save_png_atomically(image, saved, infotext, None))
-        key = next(iter(window._unsaved))
-        window._save_unsaved(key)
-        assert saved.is_file() and not window._unsaved
+        window.unsaved.ask_path = lambda parent, name: str(saved)
+        key = next(iter(window.unsaved.images))
+        window.unsaved.save(key)
+        assert saved.is_file() and not window.unsaved.images
         assert "Steps: 2" in Image.open(saved).text["parameters"]
     finally:
         session.close()
@@ -260,6 +260,10 @@ def test_restart_restores_parameters_and_geometry(qtbot, paths, tiny_models):
     qtbot.waitUntil(lambda: first.window.params.model_picker.count() == 1, timeout=LONG)
     _set_small(first.window, steps=13, prompt="remember me")
     first.window.params.cfg_spin.setValue(4.5)
+    first.window.params.hires_group.setChecked(True)
+    first.window.params.hires_group.steps_spin.setValue(7)
+    first.window.extras.tile_spin.setValue(256)
+    first.window.mode_tabs.setCurrentIndex(4)  # Extras
     first.window.resize(1111, 777)
     assert (first.window.width(), first.window.height()) == (1111, 777)
     first.window.close()
@@ -273,6 +277,9 @@ def test_restart_restores_parameters_and_geometry(qtbot, paths, tiny_models):
         assert (params.steps_spin.value(), params.cfg_spin.value()) == (13, 4.5)
         assert params.model_picker.currentText().startswith("tiny-sd1")
         assert (second.window.width(), second.window.height()) == (1111, 777)
+        assert params.to_request().hires.steps == 7
+        assert second.window.extras.tile_spin.value() == 256 and second.window.extras.isVisible()
+        assert second.window.generate_button.text() == "Upscale"
     finally:
         second.close()
 
@@ -529,3 +536,55 @@ def test_detect_pose_without_weights_offers_the_download_then_detects(qtbot, ses
         next(button for button in offer.findChildren(QPushButton) if button.text() == "Download").click()
         qtbot.waitUntil(lambda: len(window.pose_workspace.editor.document.people) == 1, timeout=LONG)
     assert (session.paths.models_dir / "annotators" / "body_pose_model.pth").read_bytes() == weights
+
+
+def test_the_lora_browser_inserts_a_tag_that_the_generation_uses(qtbot, paths, tiny_models):
+    from core.models.hashing import autov2
+    from core.synthetic.lora import write_tiny_lora
+
+    _install_tiny_model(paths, tiny_models["sd1"])
+    lora = write_tiny_lora(paths.models_dir / "loras" / "detail.safetensors", "sd1")
+    session = _open(qtbot, paths)
+    try:
+        window = session.window
+        qtbot.waitUntil(lambda: window.networks.visible_names() == ["detail"], timeout=LONG)
+        qtbot.waitUntil(window.networks.hashing_done, timeout=LONG)
+        assert not window.networks.item_for("detail").data(MISMATCH_ROLE)  # an SD1 LoRA for an SD1 model
+        _set_small(window, prompt="a boat")
+        window.params.prompt_edit.moveCursor(QTextCursor.MoveOperation.End)
+        window.networks.weight_spin.setValue(0.5)
+        window.networks.list.clicked.emit(window.networks.index_of("detail"))
+        assert window.params.prompt_edit.toPlainText() == "a boat, <lora:detail:0.5>"
+        window.generate()
+        qtbot.waitUntil(lambda: len(_history_rows(paths)) == 1 and _idle(window), timeout=LONG)
+        params = parse_infotext(_history_rows(paths)[0][1]).params
+        assert window.networks.item_for("detail").data(HASH_ROLE) == autov2(lora)
+        assert params["Lora hashes"].startswith(f"detail: {autov2(lora)}")
+    finally:
+        session.close()
+
+
+def test_a_scribble_on_a_new_blank_canvas_is_a_control_units_drawing(qtbot, session):
+    import numpy as np
+
+    from core.mask import Brush
+
+    window = session.window
+    window.params.size_editor.set_image_size(96, 64)
+    window.controlnet.setChecked(True)
+    editor = window.controlnet.editors[0]
+    editor.enabled_box.setChecked(True)
+    editor.source_box.setCurrentIndex(editor.source_box.findData("drawing"))
+    assert window.build_request() is None  # nothing drawn yet: the person is told how to start
+    assert "New Blank Canvas" in window.notifications.messages()[-1].message
+    window.actions_.new_blank_canvas.trigger()
+    assert window.center_stack.currentWidget() is window.inpaint_page
+    document = window.inpaint_workspace.canvas.document
+    assert (document.width, document.height) == (96, 64)
+    document.begin_stroke(10, 32, Brush(size=6))
+    document.stroke_to(80, 32)
+    document.end_stroke()
+    window.mode_tabs.setCurrentIndex(0)
+    [unit] = window.build_request().controlnets
+    drawing = np.asarray(Image.open(unit.image).convert("L"))
+    assert drawing.shape == (64, 96) and drawing[32, 10:80].min() == 255 and drawing[5].max() == 0

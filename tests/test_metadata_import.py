@@ -150,9 +150,9 @@ def test_a1111_png_maps_onto_request_fields_and_lists_the_rest(tmp_path: Path) -
     assert (fields["sampler"], fields["schedule"]) == ("DPM++ 2M", "Karras")
     assert (fields["cfg_scale"], fields["clip_skip"]) == (6.5, 2)
     assert (fields["width"], fields["height"], fields["seed"]) == (512, 768, 2736401836)
+    assert (fields["hires"]["resize_width"], fields["hires"]["resize_height"]) == (1024, 1536)
     assert found.unmapped == {
-        "Model hash": "7f96a1a9ca", "Hires upscale": "2", "Hires resize": "1024x1536",
-        "Lora hashes": "add_detail: 7c6bad76eb54", "Version": "v1.10.1",
+        "Model hash": "7f96a1a9ca", "Lora hashes": "add_detail: 7c6bad76eb54", "Version": "v1.10.1",
     }
 
 
@@ -317,7 +317,7 @@ def test_info_prints_a1111_text_as_stored_even_from_a_jpeg(tmp_path: Path) -> No
     assert info_output(path) == A1111_TEXT + "\n"
     payload = json.loads(info_output(path, as_json=True))
     assert payload["source"] == "a1111" and payload["settings"]["Lora hashes"] == "add_detail: 7c6bad76eb54"
-    assert payload["unmapped"]["Hires resize"] == "1024x1536"
+    assert payload["request_fields"]["hires"]["resize_width"] == 1024
 
 
 @pytest.mark.parametrize(

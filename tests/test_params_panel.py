@@ -253,3 +253,12 @@ def test_changed_fires_for_edits_but_not_when_only_colours_change(panel, qtbot):
         panel.prompt_edit.setPalette(palette)  # dark mode switched on: the prompt is recoloured, not edited
     with qtbot.waitSignal(panel.changed, timeout=1000):
         panel.steps_spin.setValue(31)
+
+
+def test_the_vae_box_offers_automatic_none_and_the_files(panel):
+    box = panel.vae_box
+    assert [box.itemText(i) for i in range(box.count())] == [
+        "Automatic", "None", "vae-ft-mse-840000-ema-pruned.safetensors", "sdxl_vae.safetensors"]
+    assert panel.to_request().vae is None  # Automatic: the settings (global or per model) decide
+    assert panel.apply_fields({"vae": "None"}) == []
+    assert panel.to_request().vae == "None"  # the checkpoint's own, whatever the settings say

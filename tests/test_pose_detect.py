@@ -10,11 +10,17 @@ import torch
 from PIL import Image
 from safetensors.torch import save_file
 
-from core.errors import EaselError, UnsafeFileError
+from core import pose_detect
+from core.errors import EaselError, ModelFileError, UnsafeFileError
 from core.openpose_body import LIMB_SEQ, MAP_IDX, PARAMETER_COUNT, BodyPoseNet, gaussian_smooth
+from core.openpose_cpm import CpmNet
+from core.openpose_face import FACE_MAPS
+from core.openpose_hand import HAND_MAPS
+from core.openpose_preprocessor import openpose_control_image
 from core.pose import BODY_INDEX, PoseDocument
-from core.pose_detect import (DEFAULT_WEIGHTS_NAME, detect_pose, detector_download_spec, document_from_maps,
-                              find_weights)
+from core.pose_detect import (DEFAULT_WEIGHTS_NAME, DetectorWeights, detect_pose, detector_download_spec,
+                              document_from_maps, find_detector_weights, find_weights, missing_files)
+from tests.test_openpose_hands_face import _blob, _reference_face_detect, _reference_hand_detect
 from tests.test_unsafe_pickles import Payload
 
 # One person's 18 joints (COCO order) relative to a top-centre point; a person stands 165 px tall.
@@ -174,7 +180,7 @@ def test_other_weights_are_refused_with_what_is_needed(tmp_path: Path) -> None:
     save_file({"conv1_1.weight": torch.zeros(64, 3, 3, 3)}, path)
     with pytest.raises(EaselError) as caught:
         detect_pose(Image.new("RGB", (32, 32)), path)
-    assert "not the OpenPose body model" in caught.value.message
+    assert "not the weights of the OpenPose body network" in caught.value.message
     assert "lllyasviel/Annotators" in caught.value.hint
 
 
@@ -205,3 +211,176 @@ def test_find_weights_in_easel_and_a1111_folders(tmp_path: Path) -> None:
 
 def test_download_spec_names_the_annotators_file() -> None:
     assert detector_download_spec() == ("lllyasviel/Annotators", "body_pose_model.pth")
+
+
+# --- hands and faces ------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def models_dir(net: BodyPoseNet, tmp_path_factory) -> Path:
+    """<models>/annotators with random weights of the three real architectures under their real names
+    (float16 to keep the files small; the loader takes any float type)."""
+    models = tmp_path_factory.mktemp("easel_models")
+    folder = models / "annotators"
+    folder.mkdir()
+    torch.manual_seed(1)
+    for name, model in ((DEFAULT_WEIGHTS_NAME, net), ("hand_pose_model.pth", CpmNet(HAND_MAPS)),
+                        ("facenet.pth", CpmNet(FACE_MAPS))):
+        torch.save({k: v.half() for k, v in model.state_dict().items()}, folder / name)
+    return models
+
+
+@pytest.fixture
+def small_networks(monkeypatch) -> None:
+    """The hand network at one 23-pixel scale and the face network at 32 pixels: the code paths, fast."""
+    monkeypatch.setattr("core.openpose_hand.SCALES", (0.0625,))
+    monkeypatch.setattr("core.openpose_face.INPUT_SIZE", 32)
+
+
+def _one_person(monkeypatch, height: int = 200, width: int = 120) -> list[tuple[int, int]]:
+    person = [(60 + dx, 15 + dy) for dx, dy in SKELETON]
+    monkeypatch.setattr("core.pose_detect.network_maps",
+                        lambda net, image, device: _synthetic_maps([person], height, width))
+    return person
+
+
+def test_the_weights_are_found_by_their_published_names(models_dir: Path, tmp_path: Path) -> None:
+    found = find_detector_weights(models_dir)
+    assert [p.name for p in (found.body, found.hand, found.face)] == [
+        "body_pose_model.pth", "hand_pose_model.pth", "facenet.pth"]
+    assert missing_files(found, hands=True, face=True) == []
+    webui = tmp_path / "webui"
+    folder = webui / "extensions/sd-webui-controlnet/annotator/downloads/openpose"
+    folder.mkdir(parents=True)
+    (folder / "hand_pose_model.pth").write_bytes(b"x")
+    partial = find_detector_weights(webui / "models")
+    assert partial.hand == folder / "hand_pose_model.pth" and partial.body is None and partial.face is None
+    assert [f.filename for f in missing_files(partial, hands=True, face=True)] == ["body_pose_model.pth",
+                                                                                  "facenet.pth"]
+    assert [f.filename for f in missing_files(partial, hands=True, face=False)] == ["body_pose_model.pth"]
+
+
+def test_random_hand_and_face_weights_load_and_run_on_the_boxes(models_dir: Path, small_networks,
+                                                                 monkeypatch) -> None:
+    _one_person(monkeypatch)
+    pixels = np.random.default_rng(2).integers(0, 256, (200, 120, 3), dtype=np.uint8)
+    seen = []
+    real_hand_maps = pose_detect.hand_maps
+    monkeypatch.setattr("core.pose_detect.hand_maps", lambda net, crop, device: seen.append(crop.shape)
+                        or real_hand_maps(net, crop, device))
+
+    doc = detect_pose(Image.fromarray(pixels), find_detector_weights(models_dir), hands=True, face=True)
+
+    assert (doc.width, doc.height) == (120, 200) and len(doc.people) == 1
+    assert len(seen) == 2 and all(h == w >= 20 for h, w, _ in seen)  # both arms gave a square box
+    person = doc.people[0]
+    for points, count in ((person.left_hand, 21), (person.right_hand, 21), (person.face, 70)):
+        assert points is None or len(points) == count  # random weights rarely find anything
+
+
+def test_hand_and_face_keypoints_are_mapped_from_their_crops_into_the_image(models_dir: Path,
+                                                                           monkeypatch) -> None:
+    skeleton = _one_person(monkeypatch)
+    coordinates = [tuple(map(float, p)) for p in skeleton]
+    [left_box, right_box] = _reference_hand_detect(coordinates, 120, 200)
+    face = _reference_face_detect(coordinates, 120, 200)
+
+    def hand_maps(net, crop, device):  # keypoint 0 at (64, 32) of the 128 x 128 maps, the rest not found
+        maps = np.zeros((128, 128, 22))
+        maps[:, :, 0] = _blob(128, 64, 32)
+        return maps
+
+    def face_maps(net, crop, device):  # landmark 30 at crop pixel (5, 7)
+        maps = np.zeros((71, *crop.shape[:2]))
+        maps[30, 7, 5] = 0.9
+        return maps
+
+    monkeypatch.setattr("core.pose_detect.hand_maps", hand_maps)
+    monkeypatch.setattr("core.pose_detect.face_maps", face_maps)
+    doc = detect_pose(Image.new("RGB", (120, 200)), find_detector_weights(models_dir), hands=True, face=True)
+
+    person = doc.people[0]
+    for hand, (x, y, side, is_left) in ((person.left_hand, left_box), (person.right_hand, right_box)):
+        assert is_left is (hand is person.left_hand)
+        assert (hand[0].x, hand[0].y) == (x + int(64 * side / 128), y + int(32 * side / 128))
+        assert not any(k.present for k in hand[1:])
+    x, y, _ = face
+    assert (person.face[30].x, person.face[30].y, person.face[30].confidence) == (x + 5, y + 7, pytest.approx(0.9))
+    assert sum(k.present for k in person.face) == 1
+
+
+def test_a_keypoint_at_the_crops_edge_reads_as_not_found_as_in_the_annotator(models_dir: Path, monkeypatch) -> None:
+    _one_person(monkeypatch)
+
+    def hand_maps(net, crop, device):
+        maps = np.zeros((128, 128, 22))
+        maps[:, :, 0] = _blob(128, 0, 60)  # x 0 in the crop: the annotator's np.where(peaks < 1e-6, -1, ...)
+        return maps
+
+    monkeypatch.setattr("core.pose_detect.hand_maps", hand_maps)
+    doc = detect_pose(Image.new("RGB", (120, 200)), find_detector_weights(models_dir), hands=True)
+    assert doc.people[0].left_hand is None and doc.people[0].face is None  # nothing found; no face asked
+
+
+def test_asking_for_hands_without_their_weights_names_the_file_before_running(models_dir: Path,
+                                                                             monkeypatch) -> None:
+    def never(*args):
+        raise AssertionError("the body network ran")
+
+    monkeypatch.setattr("core.pose_detect.network_maps", never)
+    body_only = DetectorWeights(find_detector_weights(models_dir).body)
+    with pytest.raises(ModelFileError) as caught:
+        detect_pose(Image.new("RGB", (32, 32)), body_only, hands=True)
+    assert "hand network" in caught.value.message
+    assert "hand_pose_model.pth" in caught.value.hint and "lllyasviel/Annotators" in caught.value.hint
+    with pytest.raises(ModelFileError) as caught:
+        detect_pose(Image.new("RGB", (32, 32)), body_only, face=True)
+    assert "facenet.pth" in caught.value.hint
+
+
+def test_a_wrong_file_for_the_hand_or_face_is_refused(models_dir: Path) -> None:
+    found = find_detector_weights(models_dir)
+    swapped = DetectorWeights(found.body, hand=found.face, face=found.hand)
+    with pytest.raises(ModelFileError) as caught:
+        detect_pose(Image.new("RGB", (32, 32)), swapped, hands=True)
+    assert caught.value.message == "facenet.pth is not the weights of the OpenPose hand network (hand_pose_model.pth)."
+    assert "hand_pose_model.pth" in caught.value.hint
+    with pytest.raises(ModelFileError) as caught:
+        detect_pose(Image.new("RGB", (32, 32)), swapped, face=True)
+    assert caught.value.message == "hand_pose_model.pth is not the weights of the OpenPose face network (facenet.pth)."
+
+
+# --- the openpose preprocessors' control image ------------------------------------------------------------
+
+def test_the_control_image_is_the_pictures_size_and_draws_the_hands_found(models_dir: Path, monkeypatch) -> None:
+    skeleton = _one_person(monkeypatch, 256, 128)  # the 120 x 200 picture padded to 128 x 256
+    coordinates = [tuple(map(float, p)) for p in skeleton]
+    [(x, y, side, _), _] = _reference_hand_detect(coordinates, 128, 256)
+
+    def hand_maps(net, crop, device):
+        maps = np.zeros((128, 128, 22))
+        maps[:, :, 0] = _blob(128, 64, 64)
+        return maps
+
+    monkeypatch.setattr("core.pose_detect.hand_maps", hand_maps)
+    seen = []
+    monkeypatch.setattr("core.openpose_preprocessor.detect_pose",
+                        lambda image, *args, **kwargs: seen.append(image.size) or detect_pose(image, *args, **kwargs))
+    image = openpose_control_image(Image.new("RGB", (120, 200)), models_dir, hands=True, face=False)
+
+    assert seen == [(128, 256)]  # grown to multiples of 64 with its edge pixels, then cut back
+    assert image.mode == "RGB" and image.size == (120, 200)
+    centre = (x + int(64 * side / 128), y + int(64 * side / 128))
+    assert image.getpixel(centre) == (0, 0, 255)  # the hand keypoint's blue disc, as draw_handpose
+    body_only = openpose_control_image(Image.new("RGB", (120, 200)), models_dir, hands=False, face=False)
+    assert body_only.getpixel(centre) != (0, 0, 255)
+
+
+def test_the_control_image_without_hand_weights_says_which_file_and_where(tmp_path: Path,
+                                                                          models_dir: Path) -> None:
+    models = tmp_path / "models"
+    (models / "annotators").mkdir(parents=True)
+    (models / "annotators" / DEFAULT_WEIGHTS_NAME).symlink_to(models_dir / "annotators" / DEFAULT_WEIGHTS_NAME)
+    with pytest.raises(ModelFileError) as caught:
+        openpose_control_image(Image.new("RGB", (64, 64)), models, hands=True, face=False)
+    assert "hand_pose_model.pth" in caught.value.message
+    assert str(models / "annotators") in caught.value.hint and "Download" in caught.value.hint

@@ -94,3 +94,17 @@ def test_finish_and_failure_return_to_idle(panel):
 
 def test_durations_read_like_a_clock():
     assert [format_duration(s) for s in (0, 12.4, 185, 3723)] == ["0:00", "0:12", "3:05", "1:02:03"]
+
+
+def test_an_upscale_shows_tiles_and_images_and_offers_cancel(panel):
+    from core.events import UpscaleProgress
+
+    panel.begin_upscale()
+    assert panel.status_label.text() == "Upscaling…" and panel.cancel_button.isEnabled()
+    panel.handle(UpscaleProgress(image_index=1, image_count=3, tile=2, tiles=6))
+    assert (panel.steps_label.text(), panel.batch_label.text()) == ("tile 2/6", "image 2 of 3")
+    assert (panel.bar.value(), panel.bar.maximum()) == (2, 6)
+    panel.handle(UpscaleProgress(image_index=2, image_count=3, tile=6, tiles=6))
+    assert panel.status_label.text() == "Saving…"
+    panel.handle(Finished(paths=(Path("a.png"), Path("b.png"), Path("c.png")), seeds=(), seconds=2.5))
+    assert panel.status_label.text() == "Done in 2.5 s (3 images saved)" and not panel.cancel_button.isEnabled()

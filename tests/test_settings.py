@@ -72,3 +72,18 @@ def test_the_outputs_folder_is_the_users_choice_or_easels(tmp_path: Path) -> Non
 def test_engine_options_come_from_the_settings() -> None:
     settings = Settings(precision="fp32", attention_slicing="off", preview_every=5, file_name_pattern="[seed]")
     assert EngineOptions.from_settings(settings) == EngineOptions("fp32", "off", 5, "[seed]")
+
+
+def test_vae_settings_save_load_check_and_reach_the_engine(tmp_path: Path) -> None:
+    assert (Settings().vae, Settings().model_vaes, Settings().vae_tiling) == ("Automatic", {}, "auto")
+    path = tmp_path / "settings.json"
+    settings = Settings(vae="vae-ft-mse-840000-ema-pruned.safetensors", model_vaes={"ponyXL": "None"},
+                        vae_tiling="on")
+    settings.save(path)
+    assert Settings.load(path) == settings
+    options = EngineOptions.from_settings(settings)
+    assert (options.vae, dict(options.model_vaes), options.vae_tiling) == (settings.vae, {"ponyXL": "None"}, "on")
+    path.write_text(json.dumps({"vae": "", "model_vaes": {"ponyXL": 3}, "vae_tiling": "sometimes"}), encoding="utf-8")
+    loaded = Settings.load(path)
+    assert (loaded.vae, loaded.model_vaes, loaded.vae_tiling) == ("Automatic", {}, "auto")
+    assert len(loaded.problems) == 3 and "is not one of auto, on, off" in loaded.problems[2]

@@ -129,3 +129,35 @@ def test_relative_output_folder_is_refused(qtbot, paths, saved):
     dialog.outputs_edit.setText("pictures")
     click_ok(qtbot, dialog)
     assert dialog.isVisible() and "full path" in dialog.error_label.text()
+
+
+def test_vae_choices_global_per_model_and_tiling_are_saved_and_shown_again(qtbot, paths):
+    settings = Settings(vae="None", model_vaes={"old_model": "kl-f8-anime2"})
+    checkpoints, vaes = ["dreamshaper_8", "sdxl_base"], ["vae-ft-mse-840000", "sdxl-vae-fp16-fix"]
+    dialog = SettingsDialog(settings, paths, checkpoints=checkpoints, vaes=vaes)
+    qtbot.addWidget(dialog)
+    assert dialog.vae_box.choice() == "None"
+    assert [dialog.vae_box.itemData(i) for i in range(dialog.vae_box.count())] == ["Automatic", "None", *vaes]
+    table = dialog.model_vaes
+    assert table.rowCount() == 3 and "not found" in table.item(2, 0).text()  # kept, though the file is gone
+    assert table.box("dreamshaper_8").choice() is None  # follows the global choice
+    assert "kl-f8-anime2" in table.box("old_model").currentText()
+
+    dialog.vae_box.choose("vae-ft-mse-840000")
+    table.box("sdxl_base").choose("sdxl-vae-fp16-fix")
+    table.box("dreamshaper_8").choose("None")
+    dialog.vae_tiling_box.setCurrentIndex(dialog.vae_tiling_box.findData("on"))
+    click_ok(qtbot, dialog)
+    on_disk = Settings.load(paths.settings_file)
+    assert on_disk.vae == "vae-ft-mse-840000" and on_disk.vae_tiling == "on"
+    assert on_disk.model_vaes == {"dreamshaper_8": "None", "sdxl_base": "sdxl-vae-fp16-fix",
+                                  "old_model": "kl-f8-anime2"}
+
+    again = SettingsDialog(on_disk, paths, checkpoints=checkpoints, vaes=vaes)
+    qtbot.addWidget(again)
+    assert again.vae_box.choice() == "vae-ft-mse-840000"
+    assert again.model_vaes.box("sdxl_base").choice() == "sdxl-vae-fp16-fix"
+    assert again.vae_tiling_box.currentData() == "on"
+    again.model_vaes.box("sdxl_base").choose(None)  # back to the global choice: the override goes
+    again.accept()
+    assert "sdxl_base" not in Settings.load(paths.settings_file).model_vaes

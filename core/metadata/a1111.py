@@ -21,6 +21,15 @@ _FIELD_OF_KEY = {
     "Inpaint area": "inpaint_area",
     "Masked area padding": "padding",
     "Masked content": "masked_content",
+    "Hires upscale": "hires",
+    "Hires resize": "hires",
+    "Hires resize-1": "hires",
+    "Hires resize-2": "hires",
+    "Hires steps": "hires",
+    "Hires upscaler": "hires",
+    "Hires sampler": "hires",
+    "Hires prompt": "hires",
+    "Hires negative prompt": "hires",
 }
 
 

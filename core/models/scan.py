@@ -257,5 +257,9 @@ def _check_usable(entry: ModelEntry, kind: str | None) -> None:
     if not entry.supported:
         raise ModelFileError(f"{entry.path.name} cannot be used. {entry.reason}".strip(), details=str(entry.path))
     if kind is not None and entry.kind != kind:
-        raise ModelFileError(f"{entry.path.name} is a {entry.kind}, not a {kind}.",
-                             f"Choose a {kind} file instead.", details=str(entry.path))
+        raise ModelFileError(f"{entry.path.name} is {_article(entry.kind)} {entry.kind}, not {_article(kind)} {kind}.",
+                             f"Choose {_article(kind)} {kind} file instead.", details=str(entry.path))
+
+
+def _article(noun: str) -> str:
+    return "an" if noun[:1] in "aeiou" else "a"

@@ -1,8 +1,10 @@
-"""Latents to images, the way the diffusers pipelines decode, with a float32 retry for NaN output."""
+"""Latents to images, the way the diffusers pipelines decode, with a float32 retry for NaN output;
+tiled VAE decoding and encoding for large images."""
 
 from __future__ import annotations
 
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 import torch
 from PIL import Image
@@ -34,17 +36,53 @@ def _decode_in(vae: Any, latents: torch.Tensor, dtype: torch.dtype) -> torch.Ten
             vae.to(original)
 
 
-def decode_latents(pipe: Any, latents: torch.Tensor) -> tuple[list[Image.Image], str | None]:
-    """Decode; if the result holds NaN (fp16 VAE overflow: a black image), decode again in float32.
+# vae_tiling "auto" tiles when decoding at once would take more than this share of the device's memory.
+AUTO_TILING_MEMORY_SHARE = 0.25
+
+
+def tiling_wanted(setting: str, decode_bytes: int, available_bytes: int) -> bool:
+    """Whether the VAE works in tiles: the setting, or for "auto" the decode's share of the memory."""
+    if setting == "auto":
+        return decode_bytes > available_bytes * AUTO_TILING_MEMORY_SHARE
+    return setting == "on"
+
+
+@contextmanager
+def vae_tiling(vae: Any, enabled: bool) -> Iterator[None]:
+    """diffusers' tiled VAE (encode and decode, tiles of the config's sample_size with overlap) while active;
+    it only tiles inputs larger than one tile."""
+    previous = getattr(vae, "use_tiling", False)
+    if enabled:
+        vae.enable_tiling()
+    else:
+        vae.disable_tiling()
+    try:
+        yield
+    finally:
+        vae.use_tiling = previous
+
+
+def needs_upcast(vae: Any, family: str) -> bool:
+    """SDXL's VAE overflows in half precision unless it is the fp16-fix one, whose config says so
+    (force_upcast false). SD1/SD2 configs carry the diffusers default (true) without meaning it."""
+    return family.startswith("sdxl") and bool(vae.config.get("force_upcast")) and vae.dtype == torch.float16
+
+
+def decode_latents(pipe: Any, latents: torch.Tensor, upcast: bool = False,
+                   tiled: bool = False) -> tuple[list[Image.Image], str | None]:
+    """Decode (in float32 when `upcast`, in tiles when `tiled`); if the result holds NaN (fp16 VAE overflow:
+    a black image), decode again in float32.
 
     Returns the images and a notice when the retry was needed.
     """
     vae = pipe.vae
-    first_dtype = torch.float32 if vae.config.get("force_upcast") and vae.dtype == torch.float16 else vae.dtype
-    decoded = _decode_in(vae, latents, first_dtype)
+    first_dtype = torch.float32 if upcast else vae.dtype
+    with vae_tiling(vae, tiled):
+        decoded = _decode_in(vae, latents, first_dtype)
     notice = None
     if not torch.isfinite(decoded).all():
-        decoded = _decode_in(vae, latents, torch.float32)
+        with vae_tiling(vae, tiled):
+            decoded = _decode_in(vae, latents, torch.float32)
         notice = "The VAE produced invalid values in half precision; the image was decoded again in float32."
         if not torch.isfinite(decoded).all():
             raise EaselError(

@@ -153,11 +153,23 @@ def _load_single_file(source: ModelSource, pipeline_class: Any, plan: DevicePlan
     return pipeline_class(**components, **{**_index_arguments(index, pipeline_class), **extra})
 
 
+def is_fp16_fix_vae(path: Path) -> bool:
+    """madebyollin's sdxl-vae-fp16-fix (as downloaded: sdxl-vae-fp16-fix.safetensors, sdxl_vae_fp16_fix...):
+    rescaled so it does not overflow in half precision; its own config says force_upcast false."""
+    name = path.name.lower().replace("_", "-")
+    return "fp16-fix" in name or "fp16fix" in name
+
+
 def load_vae(path: Path, config_dir: Path, plan: DevicePlan) -> Any:
-    """A standalone VAE file (ldm or diffusers keys, with or without `first_stage_model.`)."""
+    """A standalone VAE file (ldm or diffusers keys, with or without `first_stage_model.`).
+
+    It takes the checkpoint's VAE config, except that the fp16-fix VAE is not upcast to float32."""
     from diffusers import AutoencoderKL
 
-    return load_diffusers_component(AutoencoderKL, load_state_dict(path), config_dir, "vae", plan.dtype, plan.device)
+    vae = load_diffusers_component(AutoencoderKL, load_state_dict(path), config_dir, "vae", plan.dtype, plan.device)
+    if is_fp16_fix_vae(path):
+        vae.register_to_config(force_upcast=False)
+    return vae
 
 
 def load_model(source: ModelSource, plan: DevicePlan, tokenizers: TokenizerCache | None = None) -> LoadedModel:

@@ -34,6 +34,7 @@ class BatchSpec:
     conditionings: list[tuple[ConditioningSchedule, float]]  # from encode_request, shared by every batch
     inpaint: PreparedInpaint | None = None  # for Mode.INPAINT: the image and mask the model receives
     controls: tuple[ActiveUnit, ...] = ()  # ControlNet units, applied around the UNet
+    hires_input: torch.Tensor | list[Image.Image] | None = None  # the hires pass's start: latents or images
 
 
 def cpu_generators(seeds: tuple[int, ...]) -> list[torch.Generator]:
@@ -41,9 +42,24 @@ def cpu_generators(seeds: tuple[int, ...]) -> list[torch.Generator]:
     return [torch.Generator("cpu").manual_seed(seed) for seed in seeds]
 
 
+def _hires_arguments(loaded: LoadedModel, spec: BatchSpec) -> dict[str, Any]:
+    """The hires pass: img2img from the upscaled latents (4 channels: used as they are) or images."""
+    request, start = spec.request, spec.hires_input
+    arguments: dict[str, Any] = {"image": start, "strength": request.denoising_strength}
+    if loaded.source.inpaint:
+        size = (request.width, request.height)
+        arguments.update(mask_image=Image.new("L", size, 255), width=request.width, height=request.height)
+        if isinstance(start, torch.Tensor):
+            # The masked image is all gray, as A1111's txt2img conditioning; given as pixels it gets encoded.
+            arguments["masked_image_latents"] = torch.zeros(1, 3, request.height, request.width)
+    return arguments
+
+
 def _mode_arguments(loaded: LoadedModel, spec: BatchSpec, generators: list[torch.Generator]) -> dict[str, Any]:
     request = spec.request
     size = (request.width, request.height)
+    if spec.hires_input is not None:
+        return _hires_arguments(loaded, spec)
     if request.mode is Mode.INPAINT and spec.inpaint is not None:
         pipe = loaded.pipeline_for(request.mode)
         return inpaint_arguments(pipe, spec.inpaint, request.denoising_strength, spec.seeds, generators)
