@@ -12,12 +12,14 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 import shiboken6
-from PySide6.QtCore import QMetaObject, Qt
+from PySide6.QtCore import QEvent, QMetaObject, QObject, Qt
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
 from core.history import History
 from core.job_queue import JobQueue
-from core.paths import AppPaths
+from core.paths import AppPaths, resources_dir
+from core.platform_checks import PlatformInfo, platform_notices, read_platform
 from core.settings import Settings
 from desktop.job_dispatcher import JobDispatcher
 from desktop.main_window import MainWindow
@@ -50,7 +52,9 @@ class Session:
 
 
 def start_session(paths: AppPaths, confirm: Callable[[str], bool] | None = None,
-                  trash: Callable[[Path], None] | None = None, show: bool = True) -> Session:
+                  trash: Callable[[Path], None] | None = None, show: bool = True,
+                  platform: PlatformInfo | None = None) -> Session:
+    """`platform`: the facts the start-up checks read (the running system's when None)."""
     settings = Settings.load(paths.settings_file)
     history = History.open(paths.history_db)
     dispatcher = JobDispatcher(JobQueue(paths.home / "queue.json"))
@@ -62,6 +66,7 @@ def start_session(paths: AppPaths, confirm: Callable[[str], bool] | None = None,
     thread.start()
     for problem in [*settings.problems, *([history.notice] if history.notice else [])]:
         window.notifications.show_warning(problem)
+    show_platform_notices(window, platform or read_platform())
     _offer_restored_queue(window, dispatcher)
     window.load_token_counter()
     window.request_model_list()
@@ -78,12 +83,46 @@ def _offer_restored_queue(window: MainWindow, dispatcher: JobDispatcher) -> None
         message.add_action("Run queue", dispatcher.resume, closes=True)
 
 
+def show_platform_notices(window: MainWindow, platform: PlatformInfo) -> None:
+    """Rosetta or an old macOS takes the GPU away: say so, and what to do, before the first slow image.
+    (torch is not imported yet here, so a torch built without MPS is reported by `easel --self-test`.)"""
+    for notice in platform_notices(platform):
+        window.notifications.show_warning(notice.message, notice.hint)
+
+
+class FileOpenEvents(QObject):
+    """macOS hands files opened with Easel (Finder's Open With, a drop on the Dock icon) to the running
+    app as QFileOpenEvents; they are opened as dropped files."""
+
+    def __init__(self, open_paths: Callable[[list[Path]], None], parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._open_paths = open_paths
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+        if event.type() == QEvent.Type.FileOpen and event.file():  # type: ignore[attr-defined]
+            self._open_paths([Path(event.file())])  # type: ignore[attr-defined]
+            return True
+        return super().eventFilter(watched, event)
+
+
+def opened_files(argv: Sequence[str]) -> list[Path]:
+    """Files given on the command line (Windows' and Linux's Open With pass them so)."""
+    return [Path(arg) for arg in argv if not arg.startswith("-") and Path(arg).is_file()]
+
+
 def run_app(argv: Sequence[str] = ()) -> int:
     app = QApplication.instance() or QApplication([sys.argv[0], *argv])
     app.setApplicationName("Easel")
     app.setOrganizationName("Easel")
+    icon = resources_dir() / "icons" / "easel.png"
+    if icon.is_file():
+        app.setWindowIcon(QIcon(str(icon)))
     paths = AppPaths.from_environment().ensure()
     session = start_session(paths)
+    file_opener = FileOpenEvents(session.window.open_dropped, app)
+    app.installEventFilter(file_opener)
+    if files := opened_files(argv):
+        session.window.open_dropped(files)
     try:
         return app.exec()
     finally:

@@ -6,12 +6,13 @@ from typing import Any, Mapping, Sequence
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
-    QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QSpinBox, QVBoxLayout,
+    QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QLabel, QLineEdit, QSpinBox, QVBoxLayout,
     QWidget,
 )
 
 from core.hires import LATENT_UPSCALERS, MAX_RESIZE, MAX_SCALE, MAX_STEPS, MIN_SCALE, PIXEL_UPSCALERS, HiresFix
 from core.samplers import SAMPLER_NAMES
+from desktop.form_rows import form_row
 
 # A1111's hires upscaler names that need no model file, in its order.
 BUILT_IN_UPSCALERS = (*LATENT_UPSCALERS, *PIXEL_UPSCALERS)
@@ -75,9 +76,9 @@ class HiresGroup(QGroupBox):
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         form.addRow("Upscaler", self.upscaler_box)
-        form.addRow("Scale", _row(self.scale_spin, QLabel("Steps"), self.steps_spin))
-        form.addRow("Resize to", _row(self.width_spin, QLabel("×"), self.height_spin))
-        form.addRow("Denoising", _row(self.denoise_spin, QLabel("Sampler"), self.sampler_box))
+        form.addRow("Scale", form_row(self.scale_spin, QLabel("Steps"), self.steps_spin))
+        form.addRow("Resize to", form_row(self.width_spin, QLabel("×"), self.height_spin))
+        form.addRow("Denoising", form_row(self.denoise_spin, QLabel("Sampler"), self.sampler_box))
         form.addRow("Prompt", self.prompt_edit)
         form.addRow("Negative", self.negative_edit)
         form.addRow("", self.size_label)
@@ -188,12 +189,3 @@ class HiresGroup(QGroupBox):
         width, height = self._base_size
         size = self.settings().target_size(width, height)
         self.size_label.setText(f"{width}×{height} → {size.width}×{size.height}")
-
-
-def _row(*widgets: QWidget) -> QWidget:
-    row = QWidget()
-    layout = QHBoxLayout(row)
-    layout.setContentsMargins(0, 0, 0, 0)
-    for widget in widgets:
-        layout.addWidget(widget, 0 if isinstance(widget, QLabel) else 1)
-    return row

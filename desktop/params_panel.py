@@ -12,13 +12,14 @@ from typing import Any, Callable, Mapping, Sequence
 
 from PySide6.QtCore import QEvent, QObject, Signal
 from PySide6.QtWidgets import (
-    QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget,
+    QComboBox, QDoubleSpinBox, QFormLayout, QLabel, QSpinBox, QVBoxLayout, QWidget,
 )
 
 from core.errors import RequestError
 from core.models.scan import ModelEntry
 from core.request import GenerationRequest
 from core.samplers import AUTOMATIC, SAMPLER_NAMES, SCHEDULE_TYPES, parse_sampler_name
+from desktop.form_rows import form_row
 from desktop.hires_group import HiresGroup
 from desktop.model_picker import ModelPicker
 from desktop.prompt_editor import PromptEditor
@@ -94,12 +95,12 @@ class ParamsPanel(QWidget):
     def _build_layout(self) -> None:
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-        form.addRow("Sampler", _row(self.sampler_box, self.schedule_box))
-        form.addRow("Steps", _row(self.steps_spin, QLabel("CFG"), self.cfg_spin))
+        form.addRow("Sampler", form_row(self.sampler_box, self.schedule_box))
+        form.addRow("Steps", form_row(self.steps_spin, QLabel("CFG"), self.cfg_spin))
         form.addRow("Size", self.size_editor)
         form.addRow("Seed", self.seed_editor)
-        form.addRow("Batch", _row(self.batch_size_spin, QLabel("×"), self.batch_count_spin))
-        form.addRow("Clip skip", _row(self.clip_skip_spin, QLabel("VAE"), self.vae_box))
+        form.addRow("Batch", form_row(self.batch_size_spin, QLabel("×"), self.batch_count_spin))
+        form.addRow("Clip skip", form_row(self.clip_skip_spin, QLabel("VAE"), self.vae_box))
         column = QVBoxLayout(self)
         column.setContentsMargins(0, 0, 0, 0)
         column.addWidget(self.model_picker)
@@ -378,14 +379,6 @@ class _Batch:
         if not self._panel._loading:
             self._panel.changed.emit()
 
-
-def _row(*widgets: QWidget) -> QWidget:
-    row = QWidget()
-    layout = QHBoxLayout(row)
-    layout.setContentsMargins(0, 0, 0, 0)
-    for widget in widgets:
-        layout.addWidget(widget, 0 if isinstance(widget, QLabel) else 1)
-    return row
 
 
 def _as_number(value: Any, kind: type) -> Any:
