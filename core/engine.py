@@ -16,7 +16,7 @@ import torch
 from PIL import Image
 
 from core import infotext, samplers
-from core.control_units import ControlNets
+from core.control_units import ControlNets, stored_bytes
 from core.device import DevicePlan, plan_device, total_memory_bytes
 from core.engine_options import EngineOptions
 from core.errors import EaselError, GenerationCancelled, RequestError
@@ -198,10 +198,11 @@ class Engine:
             notices.append(resolved.notice)
         family_of(resolved.source.architecture).pipeline_class_name(request.mode, resolved.source.inpaint)
         hires_size = request.hires.target_size(request.width, request.height) if request.hires else None
-        vae_tiled = self._check_memory(resolved, request, hires_size)
+        control_sources = ControlNets.resolve(request, self._resolver, resolved.source.architecture)
+        vae_tiled = self._check_memory(resolved, request, hires_size, stored_bytes(control_sources))
         loras = self._resolve_loras(request, resolved)
         seeds = self._seeds(request)
-        prepared = ControlNets.prepare(request, start, self._resolver, resolved.source.architecture, seeds[0],
+        prepared = ControlNets.prepare(request, start, control_sources, self._resolver, seeds[0],
                                        str(self.plan.device))
         hints = hires_hints(request, start, hires_size, seeds[0], prepared.annotators)
         upscaler = hires_upscaler_file(request, self._resolver)
@@ -209,7 +210,7 @@ class Engine:
         notices += [vae_notice] if vae_notice else []
         loaded = self._ensure_loaded(resolved, on_event)
         controls = self._controlnets.activate(prepared, dict(loaded.base.unet.config), self.plan,
-                                              self.plan.attention_slicing)
+                                              self.plan.attention_slicing, on_event)
         set_attention_slicing(loaded.base, self.plan.attention_slicing)
         resolved.start_hashing()
         vae_hash = self._ensure_vae(loaded, vae_path, vae_future)
@@ -316,8 +317,10 @@ class Engine:
         if request.mask_blur < 0 or request.padding < 0:
             raise RequestError("Mask blur and padding cannot be negative.")
 
-    def _check_memory(self, resolved: ResolvedModel, request: GenerationRequest, hires: HiresSize | None) -> bool:
-        """Refuse a size that cannot fit (the hires size when there is one); returns whether the VAE tiles."""
+    def _check_memory(self, resolved: ResolvedModel, request: GenerationRequest, hires: HiresSize | None,
+                      controlnet_bytes: int) -> bool:
+        """Refuse a size that cannot fit (the hires size when there is one, with the ControlNets' weights);
+        returns whether the VAE tiles."""
         plan = self.plan
         if plan.device.type == "cuda":
             available = torch.cuda.mem_get_info(plan.device)[1]
@@ -328,7 +331,7 @@ class Engine:
         width, height = (hires.width, hires.height) if hires else (request.width, request.height)
         decode_bytes = VAE_DECODE_BYTES_PER_PIXEL_FP32 * width * height * request.batch_size * (0.5 if half else 1)
         # Not discounted for tiling: the estimate stands for the UNet's working memory at that size too.
-        check_fits_in_memory(family, width, height, request.batch_size, half, available)
+        check_fits_in_memory(family, width, height, request.batch_size, half, available, controlnet_bytes)
         return tiling_wanted(self._options.vae_tiling, int(decode_bytes), available)
 
     def _ensure_loaded(self, resolved: ResolvedModel, on_event: EventSink) -> LoadedModel:

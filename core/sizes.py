@@ -31,22 +31,28 @@ def round_to_multiple_of_8(width: int, height: int) -> RoundedSize:
     return RoundedSize(new_w, new_h, notice)
 
 
-def estimate_peak_bytes(family: str, width: int, height: int, batch_size: int, half_precision: bool) -> int:
-    """A coarse estimate of the peak memory a generation needs: weights plus the VAE decode."""
+def estimate_peak_bytes(family: str, width: int, height: int, batch_size: int, half_precision: bool,
+                        extra_weight_bytes: int = 0) -> int:
+    """A coarse estimate of the peak memory a generation needs: weights (the checkpoint's, plus
+    `extra_weight_bytes` such as ControlNets, as stored) plus the VAE decode."""
     scale = 0.5 if half_precision else 1.0
     weights = WEIGHT_BYTES_FP32.get(family, WEIGHT_BYTES_FP32["sdxl"]) * scale
     decode = VAE_DECODE_BYTES_PER_PIXEL_FP32 * width * height * batch_size * scale
-    return int(weights + decode)
+    return int(weights + extra_weight_bytes + decode)
 
 
 def check_fits_in_memory(
-    family: str, width: int, height: int, batch_size: int, half_precision: bool, available_bytes: int
+    family: str, width: int, height: int, batch_size: int, half_precision: bool, available_bytes: int,
+    extra_weight_bytes: int = 0,
 ) -> None:
     """Refuse, with the estimate, a size that would surely exhaust memory."""
-    needed = estimate_peak_bytes(family, width, height, batch_size, half_precision)
+    needed = estimate_peak_bytes(family, width, height, batch_size, half_precision, extra_weight_bytes)
     if needed > available_bytes:
+        with_controlnets = " and its ControlNets" if extra_weight_bytes else ""
         raise RequestError(
-            f"{width}x{height} with batch size {batch_size} needs about {needed / GIB:.0f} GB of memory; "
-            f"this device has about {available_bytes / GIB:.0f} GB.",
-            hint="Lower the width, height or batch size; for large images generate smaller and upscale (hires fix).",
+            f"{width}x{height} with batch size {batch_size}{with_controlnets} needs about {needed / GIB:.0f} GB of "
+            f"memory; this device has about {available_bytes / GIB:.0f} GB.",
+            hint="Lower the width, height or batch size, or use fewer ControlNet units; for large images generate "
+            "smaller and upscale (hires fix)." if extra_weight_bytes else
+            "Lower the width, height or batch size; for large images generate smaller and upscale (hires fix).",
         )

@@ -354,3 +354,37 @@ def test_the_png_keeps_the_units_for_reuse(shared_engine, tiny_models, tiny_cont
     assert (f'ControlNet 0: "Module: canny, Model: tiny-controlnet-sd1 [{digest}], Weight: 0.8, Resize Mode: '
             'Just Resize, Processor Res: 512, Threshold A: 50.0, Threshold B: 200.0, Guidance Start: 0.0, '
             'Guidance End: 1.0, Pixel Perfect: False, Control Mode: Balanced"') in done.infotext
+
+
+def test_the_memory_check_counts_the_controlnets_weights(tiny_models, tiny_controlnets, tmp_path, monkeypatch):
+    import core.engine
+    from core.sizes import estimate_peak_bytes
+    from tests.models import make_engine
+
+    net = tiny_controlnets["sd1"]
+    without_controlnets = estimate_peak_bytes("sd1", 64, 64, 1, False)
+    monkeypatch.setattr(core.engine, "total_memory_bytes", lambda: without_controlnets + net.stat().st_size // 2)
+    engine = make_engine(tmp_path / "home")
+    picture = tmp_path / "edges.png"
+    Image.radial_gradient("L").convert("RGB").resize((64, 64)).save(picture)
+    events = Recorder()
+    unit = ControlUnit(str(net), preprocessor="canny", image=picture)
+    engine.generate(tiny_request(tiny_models["sd1"], controlnets=(unit,)), events, output_dir=tmp_path)
+    [failed] = events.of(Failed)
+    assert "ControlNets" in failed.message and "fewer ControlNet units" in failed.hint
+    assert not events.of(ModelLoading)  # refused before anything was loaded
+    events = Recorder()
+    assert engine.generate(tiny_request(tiny_models["sd1"], steps=1), events, output_dir=tmp_path)
+
+
+def test_a_controlnet_load_is_announced_like_a_model_load(tiny_models, tiny_controlnets, tmp_path):
+    from core.events import ModelReady
+    from tests.models import make_engine
+
+    picture = tmp_path / "edges.png"
+    Image.radial_gradient("L").convert("RGB").resize((64, 64)).save(picture)
+    unit = ControlUnit(str(tiny_controlnets["sd1"]), preprocessor="canny", image=picture)
+    _, events = generate(make_engine(tmp_path / "home"), tiny_models["sd1"], tmp_path, [unit], steps=1)
+    loading = [event.name for event in events.of(ModelLoading)]
+    ready = [event.name for event in events.of(ModelReady)]
+    assert len(loading) == 2 and loading[1].startswith(tiny_controlnets["sd1"].stem) and ready[1] == loading[1]

@@ -155,6 +155,9 @@ class ControlNetCache:
         shape = (tuple(unet_config.get("block_out_channels", ())), unet_config.get("cross_attention_dim"))
         return (*file_identity(source.path), shape, str(plan.device), str(plan.dtype))
 
+    def has(self, source: ControlNetSource, unet_config: Mapping[str, Any], plan: DevicePlan) -> bool:
+        return self.key(source, unet_config, plan) in self._models
+
     def get(self, source: ControlNetSource, unet_config: Mapping[str, Any], plan: DevicePlan) -> Any:
         key = self.key(source, unet_config, plan)
         if key not in self._models:
