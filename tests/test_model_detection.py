@@ -271,3 +271,13 @@ def test_describe_reads_like_a_label() -> None:
     assert describe(ModelInfo("checkpoint", "sd2-v", prediction="v_prediction",
                               components=frozenset({"unet", "text_encoder"}))) == \
         "SD 2.x (768, v-prediction) checkpoint"
+
+
+def test_an_inpainting_model_spandrel_knows_is_listed_but_not_offered_as_an_upscaler() -> None:
+    from spandrel.architectures.LaMa import LaMa
+
+    with torch.device("meta"):
+        shapes = {name: tuple(tensor.shape) for name, tensor in LaMa().state_dict().items()}
+    info = detect_from_shapes(shapes)
+    assert (info.kind, info.architecture, info.supported) == ("upscaler", "LaMa", False)
+    assert "inpainting model, not an upscaler" in info.reason

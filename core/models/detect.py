@@ -323,10 +323,23 @@ def detect_upscaler(shapes: Shapes) -> ModelInfo | None:
     for support in MAIN_REGISTRY.architectures("detection"):
         try:
             if support.detect(stand_ins):
-                return ModelInfo("upscaler", support.architecture.name)
+                return _upscaler_info(support.architecture.name)
         except Exception:  # a detector that chokes on this dict means "not mine"
             continue
     return None
+
+
+# Architectures spandrel loads that do not enlarge a whole picture.
+_NOT_UPSCALERS = {"LaMa": "an inpainting model", "GFPGAN": "a face restoration model",
+                  "RestoreFormer": "a face restoration model"}
+
+
+def _upscaler_info(architecture: str) -> ModelInfo:
+    what = _NOT_UPSCALERS.get(architecture)
+    if what is None:
+        return ModelInfo("upscaler", architecture)
+    return ModelInfo("upscaler", architecture, supported=False,
+                     reason=f"{architecture} is {what}, not an upscaler; Easel does not use it.")
 
 
 _DETECTORS: tuple[Callable[[Shapes, Mapping[str, str], bool], ModelInfo | None], ...] = (
