@@ -18,6 +18,7 @@ from core.file_names import DEFAULT_FILE_NAME_PATTERN, NameFields, render_stem
 
 INFOTEXT_KEY = "parameters"  # what A1111, civitai and image browsers read
 REQUEST_KEY = "easel"  # the full GenerationRequest as JSON, to reproduce exactly
+IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"})
 
 # A1111 numbers files `00012-618633303.png`; any leading number counts.
 _SEQUENCE_PREFIX = re.compile(r"^(\d+)(?:[-.]|$)")
@@ -247,3 +248,10 @@ def read_exif_comment(path: Path) -> str | None:
         return None
     text = decode_user_comment(value)
     return text or None
+
+
+def images_in_folder(folder: Path) -> list[Path]:
+    """The image files directly in `folder` (a batch, as A1111's "Batch from directory"), sorted by name,
+    hidden ones left out."""
+    return sorted(child for child in Path(folder).iterdir() if child.is_file()
+                  and child.suffix.lower() in IMAGE_EXTENSIONS and not child.name.startswith("."))

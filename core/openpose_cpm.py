@@ -13,6 +13,7 @@ from huggingface.co/lllyasviel/Annotators.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -23,6 +24,16 @@ from core.annotator_weights import AnnotatorFile
 from core.annotators.weights import load_published
 
 FEATURES = 128
+
+
+@dataclass(frozen=True)
+class MapPeak:
+    """A hand or face keypoint in crop pixels and the (averaged) map's value there."""
+
+    x: int
+    y: int
+    score: float
+
 _Layer = tuple[str, int, int, int]  # name, in, out, kernel; a name starting with "pool" is a 2x2 max pool
 _FRONT: tuple[_Layer, ...] = (
     ("conv1_1", 3, 64, 3), ("conv1_2", 64, 64, 3), ("pool1_stage1", 0, 0, 2),

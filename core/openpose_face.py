@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from core.annotator_weights import FACE_POSE
-from core.openpose_cpm import CpmNet, load_cpm_net
+from core.openpose_cpm import CpmNet, MapPeak, load_cpm_net
 from core.opencv_resize import smart_resize
 from core.pose import BODY_INDEX, Keypoint
 
@@ -51,15 +51,6 @@ class FaceBox:
     x: int
     y: int
     size: int
-
-
-@dataclass(frozen=True)
-class FacePeak:
-    """A landmark in crop pixels and the map's value there."""
-
-    x: int
-    y: int
-    score: float
 
 
 def load_face_model(weights: Path | None, device: str = "cpu") -> CpmNet:
@@ -92,13 +83,13 @@ def face_maps(net: CpmNet, crop: np.ndarray, device: str = "cpu") -> np.ndarray:
     return maps.cpu().numpy()[0]
 
 
-def face_peaks(maps: np.ndarray) -> list[FacePeak | None]:
+def face_peaks(maps: np.ndarray) -> list[MapPeak | None]:
     """The 70 landmarks in crop pixels from (71, H, W) maps; None where the map stays below the threshold."""
-    peaks: list[FacePeak | None] = []
+    peaks: list[MapPeak | None] = []
     for part in range(FACE_POINTS):
         values = maps[part]
         index = int(np.argmax(values))  # the first maximum in raster order, as argmax over the positions
         y, x = divmod(index, values.shape[1])
         score = float(values[y, x])
-        peaks.append(FacePeak(int(x), int(y), score) if score > PEAK_THRESHOLD else None)
+        peaks.append(MapPeak(int(x), int(y), score) if score > PEAK_THRESHOLD else None)
     return peaks

@@ -28,7 +28,7 @@ import torch
 
 from core.openpose_body import gaussian_smooth
 from core.annotator_weights import HAND_POSE
-from core.openpose_cpm import CpmNet, load_cpm_net
+from core.openpose_cpm import CpmNet, MapPeak, load_cpm_net
 from core.opencv_resize import apply_weights, compose, lanczos4_weights, smart_resize, smart_weights
 from core.pose import BODY_INDEX, Keypoint
 from core.separable_filter import convolve_rows_and_columns
@@ -55,15 +55,6 @@ class HandBox:
     y: int
     size: int
     is_left: bool
-
-
-@dataclass(frozen=True)
-class HandPeak:
-    """A keypoint in crop pixels and the averaged map's value there."""
-
-    x: int
-    y: int
-    score: float
 
 
 def load_hand_model(weights: Path | None, device: str = "cpu") -> CpmNet:
@@ -144,10 +135,10 @@ def _to_map_size(out: np.ndarray, side: int) -> np.ndarray:
     return apply_weights(out.astype(np.float64), step, step)
 
 
-def hand_peaks(maps: np.ndarray, crop_height: int, crop_width: int) -> list[HandPeak | None]:
+def hand_peaks(maps: np.ndarray, crop_height: int, crop_width: int) -> list[MapPeak | None]:
     """The 21 keypoints in crop pixels from (128, 128, 22) maps; None where no region passes the threshold."""
     smooth = gaussian_smooth(maps[:, :, :HAND_POINTS])
-    peaks: list[HandPeak | None] = []
+    peaks: list[MapPeak | None] = []
     for part in range(HAND_POINTS):
         raw = maps[:, :, part].copy()
         labels, count = label_regions(smooth[:, :, part] > PEAK_THRESHOLD)
@@ -157,7 +148,7 @@ def hand_peaks(maps: np.ndarray, crop_height: int, crop_width: int) -> list[Hand
         sums = np.bincount(labels.ravel(), weights=raw.ravel(), minlength=count + 1)[1:]
         raw[labels != int(np.argmax(sums)) + 1] = 0
         y, x = np.unravel_index(int(np.argmax(raw)), raw.shape)
-        peaks.append(HandPeak(int(float(x) * float(crop_width) / float(MAP_SIZE)),
+        peaks.append(MapPeak(int(float(x) * float(crop_width) / float(MAP_SIZE)),
                               int(float(y) * float(crop_height) / float(MAP_SIZE)), float(raw[y, x])))
     return peaks
 

@@ -31,9 +31,9 @@ from core.annotator_weights import (BODY_POSE, FACE_POSE, HAND_POSE, AnnotatorFi
 from core.annotators.weights import load_published
 from core.downloads import RecommendedModel
 from core.openpose_body import BodyJoints, BodyPoseNet, parse_body_maps
-from core.openpose_cpm import CpmNet
-from core.openpose_face import FacePeak, face_box, face_maps, face_peaks, load_face_model
-from core.openpose_hand import HandPeak, hand_boxes, hand_maps, hand_peaks, load_hand_model
+from core.openpose_cpm import CpmNet, MapPeak
+from core.openpose_face import face_box, face_maps, face_peaks, load_face_model
+from core.openpose_hand import hand_boxes, hand_maps, hand_peaks, load_hand_model
 from core.pose import ABSENT, Keypoint, Part, Person, PoseDocument
 
 DEFAULT_WEIGHTS_NAME = BODY_POSE.filename
@@ -156,7 +156,7 @@ def _with_face(person: Person, bgr: np.ndarray, net: CpmNet, device: str) -> Per
     return person.with_points(Part.FACE, _in_image(face_peaks(face_maps(net, crop, device)), box.x, box.y))
 
 
-def _in_image(peaks: Sequence[HandPeak | FacePeak | None], left: int, top: int) -> tuple[Keypoint, ...] | None:
+def _in_image(peaks: Sequence[MapPeak | None], left: int, top: int) -> tuple[Keypoint, ...] | None:
     """Crop-pixel peaks (None: not found) as image keypoints; None when none was found."""
     points = tuple(ABSENT if peak is None or peak.x < _CROP_ORIGIN or peak.y < _CROP_ORIGIN
                    else Keypoint(float(peak.x + left), float(peak.y + top), max(peak.score, _MIN_CONFIDENCE))

@@ -18,13 +18,12 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from core.errors import EaselError, GenerationCancelled
 from core.events import (Cancelled, EventSink, Failed, Finished, ImageDone, ModelLoading, ModelReady, Notice,
                          UpscaleProgress)
-from core.images import INFOTEXT_KEY, read_exif_comment, save_new_png
+from core.images import IMAGE_EXTENSIONS, INFOTEXT_KEY, images_in_folder, read_exif_comment, save_new_png
 from core.infotext import parse_infotext, quote_value
 from core.models.scan import ModelEntry
 from core.upscale import (DEFAULT_TILE, LANCZOS, NEAREST, LoadedUpscaler, describe_upscaler, find_upscaler,
                           is_plain_upscaler, load_upscaler, preferred_dtype, upscale_image)
 
-IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"})
 PLAIN_DEFAULT_SCALE = 4.0  # A1111's Extras tab starts at "Resize: 4"
 POSTPROCESSING_KEY = "postprocessing"  # the PNG text chunk A1111's Extras tab writes its fields to
 _OLD_POSTPROCESS_FIELDS = re.compile(r',\s*Postprocess upscale(?:r| by): (?:"(?:\\.|[^\\"])*"|[^,\n]*)')
@@ -45,14 +44,10 @@ def extras_folder(outputs_dir: Path) -> Path:
 
 
 def expand_images(paths: Sequence[Path]) -> list[Path]:
-    """Files as given (whatever they hold), and each folder's image files, sorted, hidden ones left out."""
+    """Files as given (whatever they hold), and each folder's image files."""
     expanded: list[Path] = []
     for path in map(Path, paths):
-        if path.is_dir():
-            expanded += sorted(child for child in path.iterdir() if child.is_file()
-                               and child.suffix.lower() in IMAGE_EXTENSIONS and not child.name.startswith("."))
-        else:
-            expanded.append(path)
+        expanded += images_in_folder(path) if path.is_dir() else [path]
     return expanded
 
 

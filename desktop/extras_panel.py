@@ -14,13 +14,14 @@ from PySide6.QtWidgets import (
     QListWidget, QListWidgetItem, QPushButton, QSpinBox, QVBoxLayout, QWidget,
 )
 
+from core.images import images_in_folder
+
 if TYPE_CHECKING:
     from core.upscale_job import UpscaleRequest
 
 # core.upscale's names for the plain resizers; not imported from there, because it imports torch, which the
 # window must not wait for.
 LANCZOS, NEAREST = "Lanczos", "Nearest"
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.bmp)"
 PLAIN_RESIZERS = (LANCZOS, NEAREST)
 DEFAULT_TILE = 512
@@ -37,12 +38,6 @@ def _ask_for_files(parent: QWidget) -> list[str]:
 
 def _ask_for_folder(parent: QWidget, caption: str) -> str:
     return QFileDialog.getExistingDirectory(parent, caption)
-
-
-def images_in_folder(folder: Path) -> list[Path]:
-    """The images directly in `folder` (a batch, as A1111's "Batch from directory"), sorted by name."""
-    return sorted(path for path in Path(folder).iterdir()
-                  if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith("."))
 
 
 class ExtrasPanel(QWidget):

@@ -17,7 +17,8 @@ from core.images import save_png_atomically  # noqa: E402
 from core.infotext import parse_infotext  # noqa: E402
 from core.paths import AppPaths  # noqa: E402
 from desktop.app import start_session  # noqa: E402
-from desktop.extras_panel import ExtrasPanel, images_in_folder  # noqa: E402
+from core.images import images_in_folder  # noqa: E402
+from desktop.extras_panel import ExtrasPanel  # noqa: E402
 from desktop.main_window import EXTRAS_TAB  # noqa: E402
 
 LONG = 120_000

@@ -285,26 +285,24 @@ def test_fill_and_clear() -> None:
     assert not doc.mask.any()
 
 
-def brute_force_grow(mask: np.ndarray, radius: int) -> np.ndarray:
+def brute_force_disc(mask: np.ndarray, radius: int, reduce) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """`reduce` (max: grow, min: shrink) of the pixels within `radius` of each pixel, those in the image only
+    (for shrinking, pixels beyond the edge count as masked)."""
     height, width = mask.shape
+    ys, xs = np.mgrid[0:height, 0:width]
     out = np.zeros_like(mask)
     for y in range(height):
         for x in range(width):
-            ys, xs = np.mgrid[0:height, 0:width]
-            near = (ys - y) ** 2 + (xs - x) ** 2 <= radius * radius
-            out[y, x] = mask[near].max()
+            out[y, x] = reduce(mask[(ys - y) ** 2 + (xs - x) ** 2 <= radius * radius])
     return out
+
+
+def brute_force_grow(mask: np.ndarray, radius: int) -> np.ndarray:
+    return brute_force_disc(mask, radius, np.max)
 
 
 def brute_force_shrink(mask: np.ndarray, radius: int) -> np.ndarray:
-    height, width = mask.shape
-    out = np.zeros_like(mask)
-    for y in range(height):
-        for x in range(width):
-            ys, xs = np.mgrid[0:height, 0:width]
-            near = (ys - y) ** 2 + (xs - x) ** 2 <= radius * radius
-            out[y, x] = mask[near].min()  # pixels beyond the edge count as masked
-    return out
+    return brute_force_disc(mask, radius, np.min)
 
 
 @pytest.mark.parametrize("radius", [1, 2, 3, 5, 7])
